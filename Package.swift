@@ -1,0 +1,91 @@
+// swift-tools-version:6.0
+// Tessera: a sharded parameter server for recommendation models.
+// One target per layer, lowest first; see README.md ("Architecture").
+
+import PackageDescription
+
+let package = Package(
+    name: "Tessera",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "tessera", targets: ["tessera"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // C++ gRPC (Debian's libgrpc++ 1.51) behind a plain-C API. Linked explicitly:
+        // pkg-config's flag list for grpc++ is too long for SwiftPM.
+        .target(
+            name: "CGRPCShim",
+            linkerSettings: [
+                .linkedLibrary("grpc++"),
+                .linkedLibrary("grpc"),
+                .linkedLibrary("gpr"),
+                .linkedLibrary("protobuf"),
+                .linkedLibrary("absl_synchronization"),
+                .linkedLibrary("stdc++"),
+            ]
+        ),
+        // OpenBLAS's cblas.h.
+        .systemLibrary(name: "CBLAS"),
+
+        // Pure logic: keys, ring, tables, optimizers, models, metrics, data, config.
+        .target(
+            name: "TesseraCore",
+            dependencies: [
+                "CBLAS",
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        // The Swift face of the shim, and the generated protobuf messages.
+        .target(
+            name: "TesseraRPC",
+            dependencies: [
+                "CGRPCShim",
+                "TesseraCore",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Roles.
+        .target(
+            name: "TesseraServer",
+            dependencies: ["TesseraCore", "TesseraRPC", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "TesseraWorker",
+            dependencies: ["TesseraCore", "TesseraRPC", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "TesseraScheduler",
+            dependencies: ["TesseraCore", "TesseraRPC", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "TesseraLauncher",
+            dependencies: ["TesseraCore", "TesseraRPC", .product(name: "Logging", package: "swift-log")]
+        ),
+        // Argument parsing and wiring only.
+        .executableTarget(
+            name: "tessera",
+            dependencies: [
+                "TesseraCore", "TesseraRPC", "TesseraServer", "TesseraWorker",
+                "TesseraScheduler", "TesseraLauncher",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .testTarget(name: "TesseraCoreTests", dependencies: ["TesseraCore"]),
+        .testTarget(name: "TesseraRPCTests", dependencies: ["TesseraRPC", "TesseraCore", "TesseraServer"]),
+        .testTarget(
+            name: "ClusterTests",
+            dependencies: ["TesseraCore", "TesseraRPC"]
+        ),
+    ],
+    swiftLanguageModes: [.v6],
+    cxxLanguageStandard: .cxx17
+)
