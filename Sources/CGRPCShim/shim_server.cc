@@ -144,6 +144,9 @@ extern "C" tsr_code tsr_server_start(const char *address, const tsr_server_optio
         grpc::ServerBuilder builder;
         // The default health service is switched on by a process-wide flag read at build time.
         grpc::EnableDefaultHealthCheckService(opts.enable_health_check != 0);
+        // gRPC sets SO_REUSEPORT by default, which lets a second server silently share a
+        // busy port; a parameter server must own its port or fail loudly.
+        builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
         int port = 0;
         builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
         builder.SetMaxReceiveMessageSize(max_bytes);
