@@ -1,0 +1,385 @@
+import Foundation
+import Yams
+
+/// One `key.path=value` setting from the command line, applied on top of a config file.
+public struct ConfigOverride: Sendable, Hashable {
+    /// Dotted path; list elements by index, e.g. `tables[0].dim`.
+    public var path: String
+    /// The value, as it would be written in YAML.
+    public var value: String
+
+    public init(path: String, value: String) {
+        self.path = path
+        self.value = value
+    }
+
+    /// Parses `key.path=value`.
+    public init(parsing text: String) throws(ConfigError) {
+        guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
+            throw ConfigError(file: "command line", key: "", message: "expected key.path=value in '\(text)'")
+        }
+        path = String(text[..<equals])
+        value = String(text[text.index(after: equals)...])
+    }
+}
+
+extension ClusterConfig {
+    /// Reads a config file, applies `overrides`, and validates the result.
+    ///
+    /// Relative data paths in the file are taken relative to the file's
+    /// folder; relative paths in overrides, to the current directory. Errors
+    /// name the file, line and key.
+    public static func load(path: String, overrides: [ConfigOverride] = []) throws(ConfigError) -> ClusterConfig {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(file: path, key: "", message: "cannot read the config file (\(error.localizedDescription))")
+        }
+        let folder = (path as NSString).deletingLastPathComponent
+        return try parse(yaml: text, file: path, baseDirectory: folder.isEmpty ? "." : folder, overrides: overrides)
+    }
+
+    /// Parses YAML text; `file` names it in errors.
+    public static func parse(yaml: String, file: String, baseDirectory: String = ".",
+                             overrides: [ConfigOverride] = []) throws(ConfigError) -> ClusterConfig {
+        let root = try ConfigNode.parse(yaml, file: file)
+        let fileNode = try root.withOverrides(overrides)
+        var config = try ClusterConfig(reading: fileNode)
+        config.data.resolvePaths(fileBase: baseDirectory, overridden: Set(overrides.map(\.path)))
+        return config
+    }
+
+    init(reading root: ConfigNode) throws(ConfigError) {
+        self.init()
+        name = try root.string("name", default: name)
+        if let node = try root.child("scheduler") { scheduler = try SchedulerSettings(reading: node) }
+        shards = try root.int("shards", default: shards, in: 1...1024)
+        workers = try root.int("workers", default: workers, in: 1...1024)
+        if let node = try root.child("ring") { ring = try RingSettings(reading: node) }
+        if let node = try root.child("data") { data = try DataSettings(reading: node) }
+        if let node = try root.child("split") { split = try SplitSettings(reading: node) }
+        if let node = try root.child("model") { model = try ModelSettings(reading: node) }
+        if let node = try root.child("tables") {
+            tables = try node.sequence().map { node throws(ConfigError) in try TableSpec(reading: node) }
+            var seen: Set<String> = []
+            for (index, table) in tables.enumerated() where !seen.insert(table.name).inserted {
+                throw try node.sequence()[index].error("table '\(table.name)' is declared twice")
+            }
+        }
+        if let node = try root.child("training") { training = try TrainingSettings(reading: node) }
+        if let node = try root.child("evaluation") { evaluation = try EvaluationSettings(reading: node) }
+        if let node = try root.child("serving") { serving = try ServingSettings(reading: node) }
+        try root.rejectUnknownKeys()
+        try validateModelTables(root: root)
+    }
+
+    private func validateModelTables(root: ConfigNode) throws(ConfigError) {
+        let modelNode = try root.child("model") ?? root
+        for (key, name) in [("user_table", model.userTable), ("item_table", model.itemTable)] {
+            guard table(named: name) != nil else {
+                let at = try modelNode.child(key) ?? modelNode
+                throw at.error("model uses table '\(name)', which `tables` does not declare (declared: \(tables.map(\.name).joined(separator: ", ")))")
+            }
+        }
+        if let user = table(named: model.userTable), let item = table(named: model.itemTable), user.dim != item.dim {
+            throw (try root.child("tables") ?? root).error(
+                "matrix factorization needs equal dimensions, but table '\(user.name)' has dim \(user.dim) and '\(item.name)' has dim \(item.dim)")
+        }
+    }
+}
+
+// MARK: Sections
+
+extension SchedulerSettings {
+    init(reading node: ConfigNode) throws(ConfigError) {
+        self.init()
+        host = try node.string("host", default: host)
+        port = try node.int("port", default: port, in: 0...65535)
+        heartbeatInterval = try node.double("heartbeat_interval", default: heartbeatInterval, in: 0.05...60)
+        heartbeatTimeout = try node.double("heartbeat_timeout", default: heartbeatTimeout, in: 0.5...3600)
+        registrationTimeout = try node.double("registration_timeout", default: registrationTimeout, in: 1...86400)
+        try node.rejectUnknownKeys()
+        if heartbeatTimeout <= heartbeatInterval {
+            throw (try node.child("heartbeat_timeout") ?? node).error(
+                "must exceed heartbeat_interval (\(heartbeatInterval) s), or every member would look dead")
+        }
+    }
+}
+
+extension RingSettings {
+    init(reading node: ConfigNode) throws(ConfigError) {
+        self.init()
+        virtualNodes = try node.int("virtual_nodes", default: virtualNodes, in: 1...4096)
+        seed = UInt64(try node.int("seed", default: Int(seed), in: 0...Int.max))
+        try node.rejectUnknownKeys()
+    }
+}
+
+extension DataSettings {
+    init(reading node: ConfigNode) throws(ConfigError) {
+        self.init()
+        path = try node.child("path")?.string()
+        train = try node.child("train")?.string()
+        valid = try node.child("valid")?.string()
+        test = try node.child("test")?.string()
+        if let formatNode = try node.child("format") {
+            format = DataFormat(rawValue: try formatNode.choice(DataFormat.allCases.map(\.rawValue))) ?? .auto
+        }
+        if let columnsNode = try node.child("columns") {
+            var names = ColumnNames()
+            names.user = try columnsNode.string("user", default: names.user)
+            names.item = try columnsNode.string("item", default: names.item)
+            for (key, keyPath) in [("rating", \ColumnNames.rating), ("timestamp", \.timestamp), ("scenario", \.scenario)] {
+                if let value = try columnsNode.child(key) { names[keyPath: keyPath] = try value.string() }
+            }
+            try columnsNode.rejectUnknownKeys()
+            columns = names
+        }
+        if let value = try node.child("min_rating") { minRating = Float(try value.double()) }
+        onBadLine = BadLinePolicy(rawValue: try node.choice("on_bad_line", ["error", "skip"], default: "error")) ?? .error
+        if let syntheticNode = try node.child("synthetic") { synthetic = try SyntheticSpec(reading: syntheticNode) }
+        try node.rejectUnknownKeys()
+        if path != nil && (train != nil || test != nil) {
+            throw node.error("give either `path` (split by `split`) or `train`/`valid`/`test` files, not both")
+        }
+        if (train == nil) != (test == nil) {
+            throw node.error("pre-split data needs both `train` and `test` (and optionally `valid`)")
+        }
+        if valid != nil && train == nil {
+            throw (try node.child("valid") ?? node).error("`valid` needs `train` and `test` too")
+        }
+    }
+
+    /// Makes relative paths absolute: from the config file's folder, or from
+    /// the current directory for keys set on the command line.
+    mutating func resolvePaths(fileBase: String, overridden: Set<String>) {
+        let cwd = FileManager.default.currentDirectoryPath
+        func resolve(_ path: String?, key: String) -> String? {
+            guard let path, !path.hasPrefix("/") else { return path }
+            let base = overridden.contains("data.\(key)") ? cwd : (fileBase.hasPrefix("/") ? fileBase : "\(cwd)/\(fileBase)")
+            return URL(fileURLWithPath: "\(base)/\(path)").standardizedFileURL.path
+        }
+        self.path = resolve(self.path, key: "path")
+        train = resolve(train, key: "train")
+        valid = resolve(valid, key: "valid")
+        test = resolve(test, key: "test")
+    }
+}
+
+extension SyntheticSpec {
+    init(reading node: ConfigNode) throws(ConfigError) {
+        self.init()
+        users = try node.int("users", default: users, in: 1...100_000_000)
+        items = try node.int("items", default: items, in: 2...100_000_000)
+        interactionsPerUser = try node.int("interactions_per_user", default: interactionsPerUser, in: 1...1_000_000)
+        minInteractionsPerUser = try node.int("min_interactions_per_user", default: minInteractionsPerUser, in: 1...1_000_000)
+        clusters = try node.int("clusters", default: clusters, in: 1...100_000)
+        latentDim = try node.int("latent_dim", default: latentDim, in: 1...4096)
+        noise = Float(try node.double("noise", default: Double(noise), in: 0...100))
+        temperature = Float(try node.double("temperature", default: Double(temperature), in: 1e-6...1e6))
+        popularityAlpha = Float(try node.double("popularity_alpha", default: Double(popularityAlpha), in: 0...10))
+        seed = UInt64(try node.int("seed", default: Int(seed), in: 0...Int.max))
+        try node.rejectUnknownKeys()
+        do {
+            try validate()
+        } catch {
+            throw node.error("\(error)")
+        }
+    }
+}
+
+extension SplitSettings {
+    init(reading node: ConfigNode) throws(ConfigError) {
+        self.init()
+        let train = try node.double("train", default: ratios.train, in: 0...1)
+        let valid = try node.double("valid", default: ratios.valid, in: 0...1)
+        let test = try node.double("test", default: ratios.test, in: 0...1)
+        seed = UInt64(try node.int("seed", default: Int(seed), in: 0...Int.max))
+        try node.rejectUnknownKeys()
+        if abs(train + valid + test - 1) > 1e-6 || train <= 0 {
+            throw node.error("train + valid + test must be 1 with train > 0 (got \(train) + \(valid) + \(test))")
+        }
+        ratios = SplitRatios(train: train, valid: valid, test: test)
+    }
+}
+
+extension ModelSettings {
+    init(reading node: ConfigNode) throws(ConfigError) {
+        self.init()
+        kind = Kind(rawValue: try node.choice("kind", Kind.allCases.map(\.rawValue), default: kind.rawValue)) ?? .bprMF
+        userTable = try node.string("user_table", default: userTable)
+        itemTable = try node.string("item_table", default: itemTable)
+        l2 = Float(try node.double("l2", default: Double(l2), in: 0...1e6))
+        negatives = try node.int("negatives", default: negatives, in: 1...1000)
+        try node.rejectUnknownKeys()
+    }
+}
+
+extension TrainingSettings {
+    init(reading node: ConfigNode) throws(ConfigError) {
+        self.init()
+        epochs = try node.int("epochs", default: epochs, in: 1...100_000)
+        batchSize = try node.int("batch_size", default: batchSize, in: 1...10_000_000)
+        consistency = Consistency(rawValue: try node.choice("consistency", Consistency.allCases.map(\.rawValue),
+                                                            default: consistency.rawValue)) ?? .bsp
+        seed = UInt64(try node.int("seed", default: Int(seed), in: 0...Int.max))
+        patience = try node.int("patience", default: patience, in: 0...100_000)
+        progressInterval = try node.double("progress_interval", default: progressInterval, in: 0.1...3600)
+        try node.rejectUnknownKeys()
+    }
+}
+
+extension EvaluationSettings {
+    init(reading node: ConfigNode) throws(ConfigError) {
+        self.init()
+        k = try node.int("k", default: k, in: 1...10_000)
+        every = try node.int("every", default: every, in: 1...100_000)
+        maxUsers = try node.int("max_users", default: maxUsers, in: 0...Int.max)
+        try node.rejectUnknownKeys()
+    }
+}
+
+extension ServingSettings {
+    init(reading node: ConfigNode) throws(ConfigError) {
+        self.init()
+        maxK = try node.int("max_k", default: maxK, in: 1...1_000_000)
+        try node.rejectUnknownKeys()
+    }
+}
+
+extension TableSpec {
+    init(reading node: ConfigNode) throws(ConfigError) {
+        guard let nameNode = try node.child("name") else { throw node.error("a table needs a `name`") }
+        let name = try nameNode.string()
+        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) else {
+            throw nameNode.error("table names use letters, digits, '_' and '-' (got '\(name)')")
+        }
+        let dim = try node.int("dim", default: 64, in: 1...TableSpec.maxDim)
+        let optimizer = try OptimizerSpec(reading: try node.child("optimizer"), at: node)
+        let initializer = try InitializerSpec(reading: try node.child("init"), at: node)
+        let seed = UInt64(try node.int("seed", default: Int(Hashing.hash(name) >> 1), in: 0...Int.max))
+        try node.rejectUnknownKeys()
+        self.init(name: name, dim: dim, optimizer: optimizer, initializer: initializer, seed: seed)
+        do {
+            try validate()
+        } catch {
+            throw node.error("\(error)")
+        }
+    }
+}
+
+extension OptimizerSpec {
+    init(reading node: ConfigNode?, at parent: ConfigNode) throws(ConfigError) {
+        guard let node else {
+            self = .adagrad(learningRate: 0.05)
+            return
+        }
+        let kind = try node.choice("kind", ["sgd", "adagrad", "adam", "ftrl"], default: "adagrad")
+        func rate(_ key: String, _ value: Float) throws(ConfigError) -> Float {
+            Float(try node.double(key, default: Double(value), in: 0...1e6))
+        }
+        switch kind {
+        case "sgd":
+            self = .sgd(learningRate: try rate("learning_rate", 0.05))
+        case "adam":
+            self = .adam(learningRate: try rate("learning_rate", 0.001), beta1: try rate("beta1", 0.9),
+                         beta2: try rate("beta2", 0.999), epsilon: try rate("epsilon", 1e-8))
+        case "ftrl":
+            self = .ftrl(alpha: try rate("alpha", 0.05), beta: try rate("beta", 1), l1: try rate("l1", 0), l2: try rate("l2", 0))
+        default:
+            self = .adagrad(learningRate: try rate("learning_rate", 0.05),
+                            initialAccumulator: try rate("initial_accumulator", 0.1), epsilon: try rate("epsilon", 1e-10))
+        }
+        try node.rejectUnknownKeys()
+        do {
+            try validate()
+        } catch {
+            throw node.error("\(error)")
+        }
+    }
+}
+
+extension InitializerSpec {
+    init(reading node: ConfigNode?, at parent: ConfigNode) throws(ConfigError) {
+        guard let node else {
+            self = .normal(std: 0.1)
+            return
+        }
+        switch try node.choice("kind", ["normal", "uniform", "zeros", "constant"], default: "normal") {
+        case "uniform": self = .uniform(limit: Float(try node.double("limit", default: 0.1, in: 0...1e6)))
+        case "zeros": self = .zeros
+        case "constant": self = .constant(value: Float(try node.double("value", default: 0)))
+        default: self = .normal(std: Float(try node.double("std", default: 0.1, in: 0...1e6)))
+        }
+        try node.rejectUnknownKeys()
+    }
+}
+
+// MARK: Overrides
+
+extension ConfigNode {
+    /// A copy of this (root) node with `overrides` applied.
+    func withOverrides(_ overrides: [ConfigOverride]) throws(ConfigError) -> ConfigNode {
+        guard !overrides.isEmpty else { return self }
+        var root = node
+        if root.mapping == nil { root = .mapping(Node.Mapping([])) }
+        for override in overrides {
+            let parts = try Self.pathComponents(override.path)
+            let value = (try? Yams.compose(yaml: override.value)) ?? nil
+            let scalar = value ?? Node(override.value)
+            root = try Self.setting(scalar, at: parts[...], in: root, override: override)
+        }
+        return ConfigNode(file: file, path: "", node: root)
+    }
+
+    private enum PathComponent {
+        case key(String)
+        case index(Int)
+    }
+
+    private static func pathComponents(_ path: String) throws(ConfigError) -> [PathComponent] {
+        var parts: [PathComponent] = []
+        for piece in path.split(separator: ".", omittingEmptySubsequences: false) {
+            var rest = Substring(piece)
+            guard let nameEnd = rest.firstIndex(of: "[") ?? Optional(rest.endIndex) else { continue }
+            let name = rest[..<nameEnd]
+            guard !name.isEmpty else {
+                throw ConfigError(file: "command line", key: path, message: "empty key in path '\(path)'")
+            }
+            parts.append(.key(String(name)))
+            rest = rest[nameEnd...]
+            while rest.first == "[" {
+                guard let close = rest.firstIndex(of: "]"), let index = Int(rest[rest.index(after: rest.startIndex)..<close]), index >= 0 else {
+                    throw ConfigError(file: "command line", key: path, message: "bad list index in '\(path)'")
+                }
+                parts.append(.index(index))
+                rest = rest[rest.index(after: close)...]
+            }
+            guard rest.isEmpty else {
+                throw ConfigError(file: "command line", key: path, message: "unexpected '\(rest)' in '\(path)'")
+            }
+        }
+        return parts
+    }
+
+    private static func setting(_ value: Node, at path: ArraySlice<PathComponent>, in node: Node,
+                                override: ConfigOverride) throws(ConfigError) -> Node {
+        guard let first = path.first else { return value }
+        let rest = path.dropFirst()
+        switch first {
+        case .key(let key):
+            var mapping = node.mapping ?? Node.Mapping([])
+            let child = mapping[key] ?? .mapping(Node.Mapping([]))
+            mapping[key] = try setting(value, at: rest, in: child, override: override)
+            return .mapping(mapping)
+        case .index(let index):
+            guard var sequence = node.sequence, index < sequence.count else {
+                throw ConfigError(file: "command line", key: override.path,
+                                  message: "index \(index) is past the end of the list")
+            }
+            sequence[index] = try setting(value, at: rest, in: sequence[index], override: override)
+            return .sequence(sequence)
+        }
+    }
+}

@@ -1,0 +1,191 @@
+/// The rows of one embedding table on one shard, with their optimizer state:
+/// pull (creating unseen rows) and push (one optimizer step per key).
+///
+/// Thread safety: every method may be called from any thread concurrently. Keys
+/// are spread over `stripeCount` lock stripes by a hash of the key (salted
+/// differently from the ring's and data sharding's hashes); a call locks each
+/// stripe it touches once, so calls on different stripes proceed in parallel.
+/// Within a call, rows of one stripe are handled atomically with respect to
+/// other calls; a whole call is not atomic across stripes.
+///
+/// Memory: each row takes `(dim + stateWidth) * 4` bytes in chunked slabs plus
+/// its key (8 bytes) and index entry (about 16–32 bytes); see `RowStripe`.
+public final class EmbeddingTable: Sendable {
+    public let spec: TableSpec
+    public let optimizer: Optimizer
+    /// Number of lock stripes (a power of two).
+    public let stripeCount: Int
+    let stripes: [LockedStripe]
+    private let stripeMask: UInt64
+
+    /// Salt of the key → stripe hash ("stripes!"), distinct from the ring's.
+    private static let stripeSalt: UInt64 = 0x7374_7269_7065_7321
+
+    /// Creates an empty table. Throws `TableError.invalidSpec` if `spec.validate()` fails.
+    ///
+    /// - Parameters:
+    ///   - stripeCount: lock stripes, a power of two (precondition).
+    ///   - chunkRows: rows per slab chunk, a power of two (precondition).
+    public init(spec: TableSpec, stripeCount: Int = 64, chunkRows: Int = 1024) throws(TableError) {
+        try spec.validate()
+        precondition(stripeCount > 0 && stripeCount & (stripeCount - 1) == 0, "stripeCount must be a power of two")
+        precondition(chunkRows > 0 && chunkRows & (chunkRows - 1) == 0, "chunkRows must be a power of two")
+        self.spec = spec
+        self.optimizer = Optimizer(spec.optimizer, dim: spec.dim)
+        self.stripeCount = stripeCount
+        self.stripeMask = UInt64(stripeCount - 1)
+        let rowWidth = spec.dim + optimizer.stateWidth
+        self.stripes = (0..<stripeCount).map { _ in LockedStripe(rowWidth: rowWidth, chunkRows: chunkRows) }
+    }
+
+    /// Floats per row value.
+    public var dim: Int { spec.dim }
+    /// Floats of optimizer state per row.
+    public var stateWidth: Int { optimizer.stateWidth }
+
+    /// The stripe that holds `key` (for diagnostics and tests).
+    @inline(__always)
+    public func stripeIndex(for key: UInt64) -> Int {
+        Int(truncatingIfNeeded: Hashing.combine(key, Self.stripeSalt) & stripeMask)
+    }
+
+    // MARK: Pull and push
+
+    /// Copies the rows of `keys` into `output` (row `i` at `[i*dim, (i+1)*dim)`),
+    /// creating unseen rows with the table's initializer. Returns how many rows
+    /// were created. Keys may repeat.
+    ///
+    /// Throws `TableError` (and changes nothing) if `output.count != keys.count * dim`.
+    @discardableResult
+    public func pull(keys: UnsafeBufferPointer<UInt64>, into output: UnsafeMutableBufferPointer<Float>) throws(TableError) -> Int {
+        let dim = self.dim
+        guard output.count == keys.count * dim else {
+            throw .sizeMismatch("pull of \(keys.count) keys of dim \(dim) into output", expected: keys.count * dim, got: output.count)
+        }
+        guard let keyBase = keys.baseAddress, let out = output.baseAddress else { return 0 }
+        return forEachStripeGroup(keys) { stripe, order in
+            var created = 0
+            for i in order {
+                let key = keyBase[i]
+                var row = stripe.row(for: key)
+                if row == nil {
+                    row = createRow(in: &stripe, key: key)
+                    created += 1
+                }
+                (out + i * dim).update(from: row.unsafelyUnwrapped, count: dim)
+            }
+            return created
+        }
+    }
+
+    /// Applies one optimizer step to the row of each key with its gradient
+    /// (`gradients[i*dim ..< (i+1)*dim]` for `keys[i]`), creating unseen rows
+    /// first. Returns how many rows were created.
+    ///
+    /// Precondition (asserted in debug builds): keys are unique — aggregate the
+    /// gradients of a key before pushing. In release builds a repeated key gets
+    /// one step per occurrence, in order.
+    /// Throws `TableError` (and changes nothing) if `gradients.count != keys.count * dim`.
+    @discardableResult
+    public func push(keys: UnsafeBufferPointer<UInt64>, gradients: UnsafeBufferPointer<Float>) throws(TableError) -> Int {
+        let dim = self.dim
+        guard gradients.count == keys.count * dim else {
+            throw .sizeMismatch("push of \(keys.count) keys of dim \(dim) with gradients", expected: keys.count * dim, got: gradients.count)
+        }
+        assert(Set(keys).count == keys.count, "push keys must be unique; aggregate gradients per key first")
+        guard let keyBase = keys.baseAddress, let grad = gradients.baseAddress else { return 0 }
+        let optimizer = self.optimizer
+        return forEachStripeGroup(keys) { stripe, order in
+            var created = 0
+            for i in order {
+                let key = keyBase[i]
+                var row = stripe.row(for: key)
+                if row == nil {
+                    row = createRow(in: &stripe, key: key)
+                    created += 1
+                }
+                let value = row.unsafelyUnwrapped
+                optimizer.step(value: value, state: value + dim, gradient: grad + i * dim)
+            }
+            return created
+        }
+    }
+
+    /// Array form of `pull(keys:into:)`: `output` must hold `keys.count * dim` floats.
+    @discardableResult
+    public func pull(keys: [UInt64], into output: inout [Float]) throws(TableError) -> Int {
+        let created: Result<Int, TableError> = keys.withUnsafeBufferPointer { k in
+            output.withUnsafeMutableBufferPointer { o in Result { () throws(TableError) in try pull(keys: k, into: o) } }
+        }
+        return try created.get()
+    }
+
+    /// Array form of `pull(keys:into:)` returning the rows (`keys.count * dim` floats).
+    public func pull(keys: [UInt64]) throws(TableError) -> [Float] {
+        var output = [Float](repeating: 0, count: keys.count * dim)
+        try pull(keys: keys, into: &output)
+        return output
+    }
+
+    /// Array form of `push(keys:gradients:)`.
+    @discardableResult
+    public func push(keys: [UInt64], gradients: [Float]) throws(TableError) -> Int {
+        let created: Result<Int, TableError> = keys.withUnsafeBufferPointer { k in
+            gradients.withUnsafeBufferPointer { g in Result { () throws(TableError) in try push(keys: k, gradients: g) } }
+        }
+        return try created.get()
+    }
+
+    // MARK: Grouping by stripe
+
+    /// Buckets the indices of `keys` by stripe (counting sort, stable) and calls
+    /// `body` once per non-empty stripe with its lock held and the ascending
+    /// indices of its keys. Returns the sum of `body`'s results.
+    private func forEachStripeGroup(
+        _ keys: UnsafeBufferPointer<UInt64>,
+        _ body: (inout RowStripe, UnsafeBufferPointer<Int>) -> Int
+    ) -> Int {
+        let n = keys.count, s = stripeCount
+        if s == 1 {
+            return withUnsafeTemporaryAllocation(of: Int.self, capacity: n) { order in
+                for i in 0..<n { order[i] = i }
+                return stripes[0].rows.withLock { body(&$0, UnsafeBufferPointer(order)) }
+            }
+        }
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: n + s + 1) { scratch in
+            let order = UnsafeMutableBufferPointer(rebasing: scratch[0..<n])
+            // bounds[t] ends as the start of stripe t's indices in `order`; bounds[s] = n.
+            let bounds = UnsafeMutableBufferPointer(rebasing: scratch[n...])
+            bounds.update(repeating: 0)
+            for key in keys { bounds[stripeIndex(for: key)] += 1 }
+            var running = 0
+            for t in 0..<s {
+                running += bounds[t]
+                bounds[t] = running  // end of stripe t
+            }
+            bounds[s] = n
+            var i = n
+            while i > 0 {
+                i -= 1
+                let t = stripeIndex(for: keys[i])
+                bounds[t] -= 1
+                order[bounds[t]] = i
+            }
+            var total = 0
+            for t in 0..<s where bounds[t] < bounds[t + 1] {
+                let group = UnsafeBufferPointer(rebasing: order[bounds[t]..<bounds[t + 1]])
+                total += stripes[t].rows.withLock { body(&$0, group) }
+            }
+            return total
+        }
+    }
+
+    /// Appends and initializes the row of `key` (value from the initializer, then optimizer state).
+    @inline(__always)
+    private func createRow(in stripe: inout RowStripe, key: UInt64) -> UnsafeMutablePointer<Float> {
+        let row = stripe.append(key: key)
+        spec.initializer.initializeRow(row, dim: spec.dim, key: key, tableSeed: spec.seed)
+        optimizer.initializeState(row + spec.dim, value: row)
+        return row
+    }
+}

@@ -1,0 +1,3 @@
+import TesseraCore
+
+extension ShardedParameterClient: ParameterAccess {}

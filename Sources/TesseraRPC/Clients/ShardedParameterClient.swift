@@ -1,0 +1,194 @@
+import Foundation
+import Synchronization
+import TesseraCore
+
+/// Pulls and pushes rows of any table across all shards: groups keys by
+/// owning shard with the ring, calls every shard concurrently, and puts the
+/// answers back in key order.
+///
+/// Thread-safe. Transient failures (UNAVAILABLE, DEADLINE_EXCEEDED) are retried
+/// with backoff; a stale shard map surfaces as FAILED_PRECONDITION, after which
+/// the owner fetches the new map and calls `update(routing:)`.
+public final class ShardedParameterClient: Sendable {
+    private struct State {
+        var routing: ShardRouting
+        var clients: [UInt32: ParameterServerClient]
+    }
+
+    private let state: Mutex<State>
+    /// Options for every call (deadline, metadata).
+    public let callOptions: CallOptions
+    /// How rows travel on the wire.
+    public let encoding: Tessera_V1_RowEncoding
+    /// Attempts per call for transient failures.
+    public let attempts: Int
+    /// Keys per request; larger batches are split so messages stay well under the size limit.
+    public let maxKeysPerRequest: Int
+
+    public init(routing: ShardRouting, callOptions: CallOptions = CallOptions(), encoding: Tessera_V1_RowEncoding = .float32,
+                attempts: Int = 4, maxKeysPerRequest: Int = 65_536) throws {
+        self.callOptions = callOptions
+        self.encoding = encoding
+        self.attempts = max(1, attempts)
+        self.maxKeysPerRequest = max(1, maxKeysPerRequest)
+        state = Mutex(State(routing: routing, clients: try Self.clients(for: routing, reusing: [:], old: nil)))
+    }
+
+    /// The routing in use.
+    public var routing: ShardRouting {
+        state.withLock { $0.routing }
+    }
+
+    /// Switches to a new shard map, reopening channels only for moved shards.
+    public func update(routing: ShardRouting) throws {
+        try state.withLock { state in
+            state.clients = try Self.clients(for: routing, reusing: state.clients, old: state.routing)
+            state.routing = routing
+        }
+    }
+
+    private static func clients(for routing: ShardRouting, reusing existing: [UInt32: ParameterServerClient],
+                                old: ShardRouting?) throws -> [UInt32: ParameterServerClient] {
+        var clients: [UInt32: ParameterServerClient] = [:]
+        for (id, address) in routing.addresses {
+            if let client = existing[id], old?.addresses[id] == address {
+                clients[id] = client
+            } else {
+                clients[id] = ParameterServerClient(channel: try GRPCChannel(target: address))
+            }
+        }
+        return clients
+    }
+
+    /// Rows for `keys` (row-major, `keys.count * dim` floats), creating unseen rows.
+    ///
+    /// Precondition: keys are unique.
+    public func pull(table: String, keys: [UInt64], dim: Int) async throws -> [Float] {
+        let (routing, clients) = state.withLock { ($0.routing, $0.clients) }
+        let requests = plan(keys: keys, routing: routing)
+        let answers = try await withThrowingTaskGroup(of: (Int, Data).self) { group in
+            for (index, request) in requests.enumerated() {
+                guard let client = clients[request.shard] else { continue }
+                var message = Tessera_V1_PullRequest()
+                message.table = table
+                message.shardMapVersion = routing.version
+                message.keys = request.positions.map { keys[$0] }
+                message.encoding = encoding
+                let request = (shard: request.shard, message: message)
+                group.addTask {
+                    let response = try await self.retrying("pull from shard \(request.shard)") {
+                        try await client.pull(request.message, options: self.callOptions)
+                    }
+                    guard response.dim == dim else {
+                        throw RPCError(.failedPrecondition,
+                                       "table '\(table)' has dim \(response.dim) on shard \(request.shard), expected \(dim)")
+                    }
+                    return (index, response.values)
+                }
+            }
+            var answers = [Data](repeating: Data(), count: requests.count)
+            for try await (index, values) in group { answers[index] = values }
+            return answers
+        }
+        var rows = [Float](repeating: 0, count: keys.count * dim)
+        var scratch = [Float](repeating: 0, count: 0)
+        try rows.withUnsafeMutableBufferPointer { out in
+            for (request, payload) in zip(requests, answers) {
+                let count = request.positions.count * dim
+                if scratch.count < count { scratch = [Float](repeating: 0, count: count) }
+                try scratch.withUnsafeMutableBufferPointer { buffer in
+                    let part = UnsafeMutableBufferPointer(rebasing: buffer[0..<count])
+                    try RowPayload.decode(payload, as: encoding, into: part, field: "PullResponse.values from shard \(request.shard)")
+                    for (row, position) in request.positions.enumerated() {
+                        (out.baseAddress! + position * dim).update(from: part.baseAddress! + row * dim, count: dim)
+                    }
+                }
+            }
+        }
+        return rows
+    }
+
+    /// Applies `gradients` (row-major, one row per key) to the rows of `keys`.
+    ///
+    /// Precondition: keys are unique and `gradients.count == keys.count * dim`.
+    public func push(table: String, keys: [UInt64], gradients: [Float], dim: Int) async throws {
+        precondition(gradients.count == keys.count * dim, "push of \(keys.count) keys needs \(keys.count * dim) gradient values")
+        let (routing, clients) = state.withLock { ($0.routing, $0.clients) }
+        let requests = plan(keys: keys, routing: routing)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for request in requests {
+                guard let client = clients[request.shard] else { continue }
+                var message = Tessera_V1_PushRequest()
+                message.table = table
+                message.shardMapVersion = routing.version
+                message.keys = request.positions.map { keys[$0] }
+                message.dim = UInt32(dim)
+                message.encoding = encoding
+                var part = [Float](repeating: 0, count: request.positions.count * dim)
+                gradients.withUnsafeBufferPointer { source in
+                    part.withUnsafeMutableBufferPointer { target in
+                        for (row, position) in request.positions.enumerated() {
+                            (target.baseAddress! + row * dim).update(from: source.baseAddress! + position * dim, count: dim)
+                        }
+                    }
+                }
+                message.gradients = try part.withUnsafeBufferPointer { try RowPayload.encode($0, as: encoding) }
+                let request = (shard: request.shard, message: message)
+                group.addTask {
+                    _ = try await self.retrying("push to shard \(request.shard)") {
+                        try await client.push(request.message, options: self.callOptions)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// Statistics of every shard, by shard id.
+    public func stats() async throws -> [UInt32: Tessera_V1_ShardStatsResponse] {
+        let clients = state.withLock { $0.clients }
+        return try await withThrowingTaskGroup(of: (UInt32, Tessera_V1_ShardStatsResponse).self) { group in
+            for (id, client) in clients {
+                group.addTask { (id, try await client.stats(options: self.callOptions)) }
+            }
+            var all: [UInt32: Tessera_V1_ShardStatsResponse] = [:]
+            for try await (id, stats) in group { all[id] = stats }
+            return all
+        }
+    }
+
+    /// One request's worth of keys for one shard, as positions in the caller's key list.
+    private struct PlannedRequest: Sendable {
+        var shard: UInt32
+        var positions: [Int]
+    }
+
+    private func plan(keys: [UInt64], routing: ShardRouting) -> [PlannedRequest] {
+        let partition = routing.ring.partition(keys: keys)
+        var requests: [PlannedRequest] = []
+        for (group, shard) in partition.shards.enumerated() {
+            let positions = partition.indices(ofGroup: group)
+            var start = positions.startIndex
+            while start < positions.endIndex {
+                let end = min(start + maxKeysPerRequest, positions.endIndex)
+                requests.append(PlannedRequest(shard: shard, positions: Array(positions[start..<end])))
+                start = end
+            }
+        }
+        return requests
+    }
+
+    /// Runs `call`, retrying transient failures with exponential backoff.
+    private func retrying<R: Sendable>(_ what: String, _ call: @Sendable () async throws -> R) async throws -> R {
+        var delay = Duration.milliseconds(50)
+        for attempt in 1... {
+            do {
+                return try await call()
+            } catch let error as RPCError where error.isTransient && attempt < attempts {
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(2))
+            }
+        }
+        fatalError("unreachable")
+    }
+}

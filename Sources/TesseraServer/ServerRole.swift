@@ -1,0 +1,100 @@
+import Foundation
+import Logging
+import Synchronization
+import TesseraCore
+import TesseraRPC
+
+/// The `tessera server` process: serves one shard until the scheduler says stop.
+///
+/// It binds its port first (so it can tell the scheduler where it serves),
+/// registers to learn its shard id and the tables, waits for the shard map,
+/// then heartbeats. Calls that arrive before the shard is ready are refused
+/// with UNAVAILABLE.
+public struct ServerRole: Sendable {
+    public var schedulerAddress: String
+    /// Interface to listen on.
+    public var host: String
+    /// Port; 0 lets the OS pick.
+    public var port: Int
+    /// The host name other members should dial (defaults to `host`).
+    public var advertisedHost: String?
+
+    public init(schedulerAddress: String, host: String = "127.0.0.1", port: Int = 0, advertisedHost: String? = nil) {
+        self.schedulerAddress = schedulerAddress
+        self.host = host
+        self.port = port
+        self.advertisedHost = advertisedHost
+    }
+
+    /// Runs until shutdown; throws when the shard cannot go on.
+    public func run(logger: Logger) async throws {
+        let slot = ShardSlot()
+        var router = RPCRouter()
+        router.register(slot)
+        let server = try GRPCServer(host: host, port: port, router: router)
+        let address = "\(advertisedHost ?? host):\(server.port)"
+        logger.info("listening", metadata: ["address": "\(address)"])
+        do {
+            let session = try await MemberSession.join(schedulerAddress: schedulerAddress, role: .server, address: address)
+            let membership = session.membership
+            let shard: ShardService
+            do {
+                shard = try ShardService(shardID: membership.memberID, tables: membership.config.tables)
+            } catch {
+                await session.reportFailure("shard \(membership.memberID): cannot create its tables: \(error)")
+                throw error
+            }
+            let routing = try await session.shardMap()
+            shard.update(routing: routing)
+            slot.fill(shard)
+            logger.info("serving", metadata: [
+                "shard": "\(membership.memberID)", "of": "\(membership.memberCount)", "map_version": "\(routing.version)",
+                "tables": "\(membership.config.tables.map(\.name).joined(separator: ","))",
+            ])
+            let interval = Duration.seconds(membership.config.scheduler.heartbeatInterval)
+            let timeout = Duration.seconds(membership.config.scheduler.heartbeatTimeout)
+            let outcome = try await session.heartbeat(interval: interval, timeout: timeout) { version in
+                guard version > (shard.routingVersion ?? 0) else { return }
+                if let routing = try? await session.shardMap(minVersion: version) {
+                    shard.update(routing: routing)
+                    logger.info("new shard map", metadata: ["version": "\(routing.version)"])
+                }
+            }
+            if case .shutdown(let reason) = outcome {
+                logger.info("stopping", metadata: ["reason": "\(reason)"])
+            }
+            await server.shutdown(grace: .seconds(2))
+        } catch {
+            await server.shutdown(grace: .zero)
+            throw error
+        }
+    }
+}
+
+/// Forwards to the shard once it exists; until then answers UNAVAILABLE.
+final class ShardSlot: ParameterServerService {
+    private let shard = Mutex<ShardService?>(nil)
+
+    func fill(_ service: ShardService) {
+        shard.withLock { $0 = service }
+    }
+
+    private func ready() throws -> ShardService {
+        guard let service = shard.withLock({ $0 }) else {
+            throw RPCError(.unavailable, "this shard is still starting (no shard id or tables yet); retry shortly")
+        }
+        return service
+    }
+
+    func pull(_ request: Tessera_V1_PullRequest, context: ServerContext) async throws -> Tessera_V1_PullResponse {
+        try await ready().pull(request, context: context)
+    }
+
+    func push(_ request: Tessera_V1_PushRequest, context: ServerContext) async throws -> Tessera_V1_PushResponse {
+        try await ready().push(request, context: context)
+    }
+
+    func stats(_ request: Tessera_V1_ShardStatsRequest, context: ServerContext) async throws -> Tessera_V1_ShardStatsResponse {
+        try await ready().stats(request, context: context)
+    }
+}

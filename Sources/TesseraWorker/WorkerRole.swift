@@ -1,0 +1,159 @@
+import Foundation
+import Logging
+import TesseraCore
+import TesseraRPC
+
+/// The `tessera worker` process: trains on its data shard, epoch by epoch, as the scheduler directs.
+///
+/// It joins the cluster, reads its users' interactions, reports how many it
+/// has, then asks for tasks. Each epoch runs the number of steps the scheduler
+/// names; under BSP every step ends at a barrier, under ASP workers never wait.
+/// Heartbeats run alongside: a shutdown request or a lost scheduler ends it.
+public struct WorkerRole: Sendable {
+    public var schedulerAddress: String
+
+    public init(schedulerAddress: String) {
+        self.schedulerAddress = schedulerAddress
+    }
+
+    public func run(logger: Logger) async throws {
+        let session = try await MemberSession.join(schedulerAddress: schedulerAddress, role: .worker, address: "")
+        let membership = session.membership
+        let config = membership.config
+        var workerLogger = logger
+        workerLogger[metadataKey: "worker"] = "\(membership.memberID)"
+        let logger = workerLogger
+
+        let interval = Duration.seconds(config.scheduler.heartbeatInterval)
+        let timeout = Duration.seconds(config.scheduler.heartbeatTimeout)
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                let outcome = try await session.heartbeat(interval: interval, timeout: timeout)
+                if case .shutdown(let reason) = outcome { logger.info("stopping", metadata: ["reason": "\(reason)"]) }
+                return true
+            }
+            group.addTask {
+                do {
+                    try await Self.train(session: session, logger: logger)
+                } catch is CancellationError {
+                    return true
+                } catch {
+                    await session.reportFailure("worker \(membership.memberID): \(error)")
+                    throw error
+                }
+                return true
+            }
+            // Whichever ends first (training done, or shutdown/loss seen by heartbeats) ends the worker.
+            _ = try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private static func train(session: MemberSession, logger: Logger) async throws {
+        let membership = session.membership
+        let config = membership.config
+        let sharding = DataSharding(index: Int(membership.memberID), count: Int(membership.memberCount))
+        let routing = try await session.shardMap()
+        let parameters = try ShardedParameterClient(routing: routing)
+
+        let clock = ContinuousClock()
+        let loadStart = clock.now
+        let data = try PreparedData.load(config.data, split: config.split, keepUser: sharding.owns(user:), heldOut: false)
+        guard let userTable = config.table(named: config.model.userTable) else {
+            throw RPCError(.failedPrecondition, "the config has no table '\(config.model.userTable)'")
+        }
+        var trainer = MFTrainer(model: config.model, dim: userTable.dim, batchSize: config.training.batchSize,
+                                seed: Hashing.combine(config.training.seed, UInt64(membership.memberID)),
+                                train: data.train, items: data.items)
+        logger.info("loaded data", metadata: [
+            "examples": "\(data.train.count)", "items": "\(data.items.count)", "skipped_lines": "\(data.skippedLines)",
+            "seconds": "\(String(format: "%.2f", (clock.now - loadStart).seconds))",
+        ])
+        var loaded = Tessera_V1_ProgressReport()
+        loaded.workerID = membership.memberID
+        loaded.loadedExamples = UInt64(trainer.exampleCount)
+        loaded.skippedLines = UInt64(data.skippedLines)
+        loaded.seconds = (clock.now - loadStart).seconds
+        _ = try await session.scheduler.reportProgress(loaded)
+
+        var completedEpoch: UInt32 = 0
+        var barrierGeneration: UInt64 = 0
+        let synchronous = config.training.consistency == .bsp
+        let reportEvery = Duration.seconds(config.training.progressInterval)
+        while true {
+            var request = Tessera_V1_TaskRequest()
+            request.workerID = membership.memberID
+            request.completedEpoch = completedEpoch
+            let task: Tessera_V1_Task
+            do {
+                task = try await session.scheduler.getTask(request, options: CallOptions(timeout: .seconds(30)))
+            } catch let error as RPCError where error.code == .deadlineExceeded {
+                continue
+            }
+            switch task.kind {
+            case .stop:
+                logger.info("training finished", metadata: ["reason": "\(task.reason)"])
+                return
+            case .trainEpoch:
+                break
+            default:
+                throw RPCError(.internal, "the scheduler sent an unknown task kind \(task.kind.rawValue)")
+            }
+
+            trainer.beginEpoch(Int(task.epoch))
+            var pending = StepStats()
+            var lastReport = clock.now
+            let epochStart = clock.now
+            for step in 0..<Int(task.steps) {
+                try Task.checkCancellation()
+                if let batch = trainer.batch(step: step) {
+                    pending.add(try await trainer.train(batch, on: parameters))
+                }
+                if synchronous {
+                    barrierGeneration += 1
+                    let waited = clock.now
+                    try await barrier(session: session, generation: barrierGeneration)
+                    pending.communicationSeconds += (clock.now - waited).seconds
+                }
+                let last = step == Int(task.steps) - 1
+                if last || clock.now - lastReport >= reportEvery {
+                    var report = Tessera_V1_ProgressReport()
+                    report.workerID = membership.memberID
+                    report.epoch = task.epoch
+                    report.examples = UInt64(pending.examples)
+                    report.lossSum = pending.lossSum
+                    report.communicationSeconds = pending.communicationSeconds
+                    report.seconds = (clock.now - lastReport).seconds
+                    report.epochDone = last
+                    _ = try await session.scheduler.reportProgress(report)
+                    pending = StepStats()
+                    lastReport = clock.now
+                }
+            }
+            if task.steps == 0 {
+                var report = Tessera_V1_ProgressReport()
+                report.workerID = membership.memberID
+                report.epoch = task.epoch
+                report.epochDone = true
+                _ = try await session.scheduler.reportProgress(report)
+            }
+            logger.debug("epoch done", metadata: ["epoch": "\(task.epoch)", "seconds": "\((clock.now - epochStart).seconds)"])
+            completedEpoch = task.epoch
+        }
+    }
+
+    private static func barrier(session: MemberSession, generation: UInt64) async throws {
+        var request = Tessera_V1_BarrierRequest()
+        request.name = "step"
+        request.generation = generation
+        request.memberID = session.membership.memberID
+        while true {
+            do {
+                _ = try await session.scheduler.barrier(request, options: CallOptions(timeout: .seconds(30)))
+                return
+            } catch let error as RPCError where error.code == .deadlineExceeded {
+                continue
+            }
+        }
+    }
+}
