@@ -47,9 +47,11 @@ public final class ChildProcess: Sendable {
     /// Starts `executable` with `arguments`.
     ///
     /// - Parameters:
-    ///   - logPath: file receiving stdout and stderr (appended); nil inherits the launcher's.
+    ///   - logPath: file receiving stderr (appended), and stdout too unless `inheritStdout`;
+    ///     nil inherits both from the launcher.
+    ///   - inheritStdout: keep the launcher's stdout (for progress lines) while logging stderr.
     ///   - environment: extra variables on top of the launcher's.
-    public init(name: String, executable: String, arguments: [String], logPath: String?,
+    public init(name: String, executable: String, arguments: [String], logPath: String?, inheritStdout: Bool = false,
                 environment: [String: String] = [:],
                 onExit: @escaping @Sendable (ChildProcess, Termination) -> Void) throws {
         self.name = name
@@ -59,8 +61,8 @@ public final class ChildProcess: Sendable {
         posix_spawn_file_actions_init(&fileActions)
         defer { posix_spawn_file_actions_destroy(&fileActions) }
         if let logPath {
-            posix_spawn_file_actions_addopen(&fileActions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-            posix_spawn_file_actions_adddup2(&fileActions, 1, 2)
+            posix_spawn_file_actions_addopen(&fileActions, 2, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+            if !inheritStdout { posix_spawn_file_actions_adddup2(&fileActions, 2, 1) }
         }
         posix_spawn_file_actions_addopen(&fileActions, 0, "/dev/null", O_RDONLY, 0)
 

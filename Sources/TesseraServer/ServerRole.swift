@@ -18,12 +18,16 @@ public struct ServerRole: Sendable {
     public var port: Int
     /// The host name other members should dial (defaults to `host`).
     public var advertisedHost: String?
+    /// The shard id to ask for (a stable identity); nil takes any free one.
+    public var shardID: UInt32?
 
-    public init(schedulerAddress: String, host: String = "127.0.0.1", port: Int = 0, advertisedHost: String? = nil) {
+    public init(schedulerAddress: String, host: String = "127.0.0.1", port: Int = 0, advertisedHost: String? = nil,
+                shardID: UInt32? = nil) {
         self.schedulerAddress = schedulerAddress
         self.host = host
         self.port = port
         self.advertisedHost = advertisedHost
+        self.shardID = shardID
     }
 
     /// Runs until shutdown; throws when the shard cannot go on.
@@ -35,7 +39,8 @@ public struct ServerRole: Sendable {
         let address = "\(advertisedHost ?? host):\(server.port)"
         logger.info("listening", metadata: ["address": "\(address)"])
         do {
-            let session = try await MemberSession.join(schedulerAddress: schedulerAddress, role: .server, address: address)
+            let session = try await MemberSession.join(schedulerAddress: schedulerAddress, role: .server, address: address,
+                                                       requestedID: shardID)
             let membership = session.membership
             let shard: ShardService
             do {

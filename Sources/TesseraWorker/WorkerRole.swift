@@ -11,13 +11,17 @@ import TesseraRPC
 /// Heartbeats run alongside: a shutdown request or a lost scheduler ends it.
 public struct WorkerRole: Sendable {
     public var schedulerAddress: String
+    /// The data-shard index to ask for; nil takes any free one.
+    public var workerID: UInt32?
 
-    public init(schedulerAddress: String) {
+    public init(schedulerAddress: String, workerID: UInt32? = nil) {
         self.schedulerAddress = schedulerAddress
+        self.workerID = workerID
     }
 
     public func run(logger: Logger) async throws {
-        let session = try await MemberSession.join(schedulerAddress: schedulerAddress, role: .worker, address: "")
+        let session = try await MemberSession.join(schedulerAddress: schedulerAddress, role: .worker, address: "",
+                                                   requestedID: workerID)
         let membership = session.membership
         let config = membership.config
         var workerLogger = logger

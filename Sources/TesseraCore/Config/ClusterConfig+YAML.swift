@@ -330,7 +330,7 @@ extension ConfigNode {
             let scalar = value ?? Node(override.value)
             root = try Self.setting(scalar, at: parts[...], in: root, override: override)
         }
-        return ConfigNode(file: file, path: "", node: root)
+        return ConfigNode(file: file, path: "", node: root, overridden: Set(overrides.map(\.path)))
     }
 
     private enum PathComponent {

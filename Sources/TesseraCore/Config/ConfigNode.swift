@@ -11,12 +11,15 @@ public final class ConfigNode {
     public let file: String
     public let path: String
     let node: Yams.Node
+    /// Key paths whose values came from the command line rather than the file.
+    let overridden: Set<String>
     private var readKeys: Set<String> = []
 
-    init(file: String, path: String, node: Yams.Node) {
+    init(file: String, path: String, node: Yams.Node, overridden: Set<String> = []) {
         self.file = file
         self.path = path
         self.node = node
+        self.overridden = overridden
     }
 
     /// Parses `text` (the contents of `file`) into its root node.
@@ -46,7 +49,15 @@ public final class ConfigNode {
 
     /// An error located at this node.
     public func error(_ message: String) -> ConfigError {
-        ConfigError(file: file, line: node.mark?.line, column: node.mark?.column, key: path, message: message)
+        error(message, at: path, mark: node.mark)
+    }
+
+    /// An error at `path`, located in the file or, for a command-line override, on the command line.
+    private func error(_ message: String, at path: String, mark: Mark?) -> ConfigError {
+        if overridden.contains(where: { path == $0 || path.hasPrefix($0 + ".") || path.hasPrefix($0 + "[") }) {
+            return ConfigError(file: "--set \(path) on the command line", key: path, message: message)
+        }
+        return ConfigError(file: file, line: mark?.line, column: mark?.column, key: path, message: message)
     }
 
     // MARK: Mappings
@@ -68,7 +79,7 @@ public final class ConfigNode {
         let mapping = try mapping()
         readKeys.insert(key)
         guard let value = mapping[key], !Self.isNull(value) else { return nil }
-        return ConfigNode(file: file, path: path.isEmpty ? key : "\(path).\(key)", node: value)
+        return ConfigNode(file: file, path: path.isEmpty ? key : "\(path).\(key)", node: value, overridden: overridden)
     }
 
     /// Fails on any key that no accessor asked for, suggesting the closest known key.
@@ -83,7 +94,7 @@ public final class ConfigNode {
                 message += " (known keys: \(known.joined(separator: ", ")))"
             }
             let fullPath = path.isEmpty ? key : "\(path).\(key)"
-            throw ConfigError(file: file, line: keyNode.mark?.line, column: keyNode.mark?.column, key: fullPath, message: message)
+            throw error(message, at: fullPath, mark: keyNode.mark)
         }
     }
 
@@ -127,7 +138,7 @@ public final class ConfigNode {
     /// This node as a sequence of nodes.
     public func sequence() throws(ConfigError) -> [ConfigNode] {
         guard let sequence = node.sequence else { throw error("expected a list, found \(kindDescription)") }
-        return sequence.enumerated().map { ConfigNode(file: file, path: "\(path)[\($0.offset)]", node: $0.element) }
+        return sequence.enumerated().map { ConfigNode(file: file, path: "\(path)[\($0.offset)]", node: $0.element, overridden: overridden) }
     }
 
     // MARK: Keyed conveniences

@@ -31,7 +31,8 @@ public final class MemberSession: Sendable {
     /// starts, for up to `timeout`.
     ///
     /// - Parameter address: where this member serves gRPC (servers), or "" (workers).
-    public static func join(schedulerAddress: String, role: Tessera_V1_Role, address: String,
+    /// - Parameter requestedID: a stable member id to ask for, or nil for any free one.
+    public static func join(schedulerAddress: String, role: Tessera_V1_Role, address: String, requestedID: UInt32? = nil,
                             timeout: Duration = .seconds(60)) async throws -> MemberSession {
         let scheduler = SchedulerClient(channel: try GRPCChannel(target: schedulerAddress))
         var request = Tessera_V1_RegisterRequest()
@@ -39,6 +40,7 @@ public final class MemberSession: Sendable {
         request.address = address
         request.pid = Int64(getpid())
         request.hostname = ProcessInfo.processInfo.hostName
+        if let requestedID { request.requestedID = requestedID }
         let deadline = ContinuousClock.now + timeout
         while true {
             do {

@@ -93,9 +93,23 @@ public nonisolated struct Tessera_V1_RegisterRequest: Sendable {
   /// Host name, for reports.
   public var hostname: String = String()
 
+  /// The member id this process wants (a stable identity, e.g. a StatefulSet
+  /// ordinal or the launcher's process index). Absent: the lowest free id.
+  /// A taken or out-of-range id is refused with ALREADY_EXISTS / INVALID_ARGUMENT.
+  public var requestedID: UInt32 {
+    get {_requestedID ?? 0}
+    set {_requestedID = newValue}
+  }
+  /// Returns true if `requestedID` has been explicitly set.
+  public var hasRequestedID: Bool {self._requestedID != nil}
+  /// Clears the value of `requestedID`. Subsequent reads from it will return its default value.
+  public mutating func clearRequestedID() {self._requestedID = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _requestedID: UInt32? = nil
 }
 
 public nonisolated struct Tessera_V1_RegisterResponse: Sendable {
@@ -497,6 +511,12 @@ public nonisolated struct Tessera_V1_JobStatus: @unchecked Sendable {
     set {_uniqueStorage()._examplesPerSecond = newValue}
   }
 
+  /// A user with held-out test items, for trying Recommend.
+  public var sampleUserID: String {
+    get {_storage._sampleUserID}
+    set {_uniqueStorage()._sampleUserID = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum State: SwiftProtobuf.Enum, Swift.CaseIterable {
@@ -597,7 +617,7 @@ nonisolated extension Tessera_V1_Role: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Tessera_V1_RegisterRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RegisterRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}role\0\u{1}address\0\u{1}pid\0\u{1}hostname\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}role\0\u{1}address\0\u{1}pid\0\u{1}hostname\0\u{3}requested_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -609,12 +629,17 @@ nonisolated extension Tessera_V1_RegisterRequest: SwiftProtobuf.Message, SwiftPr
       case 2: try { try decoder.decodeSingularStringField(value: &self.address) }()
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.pid) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.hostname) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self._requestedID) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if self.role != .unspecified {
       try visitor.visitSingularEnumField(value: self.role, fieldNumber: 1)
     }
@@ -627,6 +652,9 @@ nonisolated extension Tessera_V1_RegisterRequest: SwiftProtobuf.Message, SwiftPr
     if !self.hostname.isEmpty {
       try visitor.visitSingularStringField(value: self.hostname, fieldNumber: 4)
     }
+    try { if let v = self._requestedID {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 5)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -635,6 +663,7 @@ nonisolated extension Tessera_V1_RegisterRequest: SwiftProtobuf.Message, SwiftPr
     if lhs.address != rhs.address {return false}
     if lhs.pid != rhs.pid {return false}
     if lhs.hostname != rhs.hostname {return false}
+    if lhs._requestedID != rhs._requestedID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1243,7 +1272,7 @@ nonisolated extension Tessera_V1_JobStatusRequest: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Tessera_V1_JobStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".JobStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}state\0\u{1}epoch\0\u{1}epochs\0\u{1}latest\0\u{1}best\0\u{1}test\0\u{1}message\0\u{3}examples_per_second\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}state\0\u{1}epoch\0\u{1}epochs\0\u{1}latest\0\u{1}best\0\u{1}test\0\u{1}message\0\u{3}examples_per_second\0\u{3}sample_user_id\0")
 
   fileprivate class _StorageClass {
     var _state: Tessera_V1_JobStatus.State = .unspecified
@@ -1254,6 +1283,7 @@ nonisolated extension Tessera_V1_JobStatus: SwiftProtobuf.Message, SwiftProtobuf
     var _test: Tessera_V1_Evaluation? = nil
     var _message: String = String()
     var _examplesPerSecond: Double = 0
+    var _sampleUserID: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1272,6 +1302,7 @@ nonisolated extension Tessera_V1_JobStatus: SwiftProtobuf.Message, SwiftProtobuf
       _test = source._test
       _message = source._message
       _examplesPerSecond = source._examplesPerSecond
+      _sampleUserID = source._sampleUserID
     }
   }
 
@@ -1298,6 +1329,7 @@ nonisolated extension Tessera_V1_JobStatus: SwiftProtobuf.Message, SwiftProtobuf
         case 6: try { try decoder.decodeSingularMessageField(value: &_storage._test) }()
         case 7: try { try decoder.decodeSingularStringField(value: &_storage._message) }()
         case 8: try { try decoder.decodeSingularDoubleField(value: &_storage._examplesPerSecond) }()
+        case 9: try { try decoder.decodeSingularStringField(value: &_storage._sampleUserID) }()
         default: break
         }
       }
@@ -1334,6 +1366,9 @@ nonisolated extension Tessera_V1_JobStatus: SwiftProtobuf.Message, SwiftProtobuf
       if _storage._examplesPerSecond.bitPattern != 0 {
         try visitor.visitSingularDoubleField(value: _storage._examplesPerSecond, fieldNumber: 8)
       }
+      if !_storage._sampleUserID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._sampleUserID, fieldNumber: 9)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1351,6 +1386,7 @@ nonisolated extension Tessera_V1_JobStatus: SwiftProtobuf.Message, SwiftProtobuf
         if _storage._test != rhs_storage._test {return false}
         if _storage._message != rhs_storage._message {return false}
         if _storage._examplesPerSecond != rhs_storage._examplesPerSecond {return false}
+        if _storage._sampleUserID != rhs_storage._sampleUserID {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -1,0 +1,317 @@
+/// The scheduler's bookkeeping of a training job, as a value type: who joined,
+/// the shard map, barriers, epochs and failures.
+///
+/// Every event is a mutating method that returns the `Directive`s the caller
+/// (an actor doing the I/O) must carry out. Nothing here waits, sleeps or
+/// talks to the network, so the whole protocol is tested without sockets.
+public struct TrainingCoordinator: Sendable {
+    /// Where the job is.
+    public enum Phase: Sendable, Equatable {
+        /// Members are joining and loading data.
+        case starting
+        /// Workers run this epoch.
+        case training(epoch: Int)
+        /// Every worker finished this epoch; the scheduler evaluates it.
+        case evaluating(epoch: Int)
+        /// Training is over; the model serves.
+        case finished
+        /// The job cannot go on.
+        case failed(String)
+        /// Shutting down on request.
+        case stopping
+    }
+
+    /// What the caller must do after an event.
+    public enum Directive: Sendable, Equatable {
+        /// Every shard registered: publish this map to waiting members.
+        case publishShardMap(ShardRouting)
+        /// Release everyone waiting at barrier `generation`.
+        case releaseBarrier(generation: UInt64)
+        /// Workers may start (or continue to) the epoch in `phase`.
+        case startEpoch(epoch: Int, steps: Int)
+        /// Evaluate the model after `epoch`.
+        case evaluate(epoch: Int)
+        /// Tell waiting workers to stop: training is over, failed or stopping.
+        case stopWorkers(reason: String)
+        /// The job failed; report `reason` and stop the cluster.
+        case fail(reason: String)
+    }
+
+    /// One registered process.
+    public struct Member: Sendable, Equatable {
+        public var role: MemberRole
+        public var id: UInt32
+        public var address: String
+        public var pid: Int64
+        public var host: String
+        /// Seconds (on the caller's clock) of the last sign of life.
+        public var lastSeen: Double
+        /// Whether it has been told to shut down.
+        public var toldToStop = false
+
+        public var name: String {
+            "\(role.rawValue) \(id) (pid \(pid)\(address.isEmpty ? "" : " at \(address)"))"
+        }
+    }
+
+    public enum MemberRole: String, Sendable, Equatable {
+        case server, worker
+    }
+
+    public let shardCount: Int
+    public let workerCount: Int
+    public let epochs: Int
+    public let batchSize: Int
+    public let ring: RingSettings
+
+    public private(set) var phase = Phase.starting
+    public private(set) var servers: [Member] = []
+    public private(set) var workers: [Member] = []
+    public private(set) var routing: ShardRouting?
+    /// Training examples each worker loaded, by worker id.
+    public private(set) var loadedExamples: [UInt32: Int] = [:]
+    /// Steps every worker runs per epoch (the largest shard's batch count).
+    public private(set) var stepsPerEpoch = 0
+    private var epochDone: Set<UInt32> = []
+    private var barrierArrivals: [UInt64: Set<UInt32>] = [:]
+    private var releasedBarrier: UInt64 = 0
+    private var schedulerReady = false
+
+    public init(shards: Int, workers: Int, epochs: Int, batchSize: Int, ring: RingSettings) {
+        shardCount = shards
+        workerCount = workers
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.ring = ring
+    }
+
+    public init(config: ClusterConfig) {
+        self.init(shards: config.shards, workers: config.workers, epochs: config.training.epochs,
+                  batchSize: config.training.batchSize, ring: config.ring)
+    }
+
+    /// Whether the job has ended one way or another.
+    public var isOver: Bool {
+        switch phase {
+        case .finished, .failed, .stopping: true
+        default: false
+        }
+    }
+
+    // MARK: Membership
+
+    /// A refusal of a member's request, with a gRPC-like reason.
+    public struct Refusal: Error, Sendable, Equatable {
+        public enum Reason: Sendable, Equatable { case full, outOfRange, unknownMember, over }
+        public var reason: Reason
+        public var message: String
+    }
+
+    /// Admits a member and assigns its id: `requestedID` if given and free,
+    /// else the lowest free id.
+    public mutating func register(role: MemberRole, address: String, pid: Int64, host: String, requestedID: UInt32? = nil,
+                                  now: Double) throws(Refusal) -> (id: UInt32, directives: [Directive]) {
+        if isOver { throw Refusal(reason: .over, message: "the job is over (\(phaseDescription)); not admitting members") }
+        let capacity = role == .server ? shardCount : workerCount
+        let members = role == .server ? servers : workers
+        let noun = role == .server ? "shards" : "workers"
+        guard members.count < capacity else {
+            throw Refusal(reason: .full, message: "all \(capacity) \(noun) have registered; is a second cluster using this scheduler?")
+        }
+        let taken = Set(members.map(\.id))
+        let id: UInt32
+        if let requestedID {
+            guard Int(requestedID) < capacity else {
+                throw Refusal(reason: .outOfRange, message: "requested_id: \(role.rawValue) id \(requestedID) is out of range; this job has \(capacity) \(noun) (ids 0...\(capacity - 1))")
+            }
+            if let holder = members.first(where: { $0.id == requestedID }) {
+                throw Refusal(reason: .full, message: "requested_id: \(holder.name) already holds id \(requestedID)")
+            }
+            id = requestedID
+        } else {
+            id = (0..<UInt32(capacity)).first { !taken.contains($0) } ?? 0
+        }
+        let member = Member(role: role, id: id, address: address, pid: pid, host: host, lastSeen: now)
+        guard role == .server else {
+            workers.append(member)
+            return (id, [])
+        }
+        servers.append(member)
+        guard servers.count == shardCount else { return (id, []) }
+        var addresses: [UInt32: String] = [:]
+        for server in servers { addresses[server.id] = server.address }
+        let routing = ShardRouting(version: 1, addresses: addresses, virtualNodes: ring.virtualNodes, seed: ring.seed)
+        self.routing = routing
+        return (id, [.publishShardMap(routing)])
+    }
+
+    /// Records a heartbeat; the answer says whether the member should stop.
+    public mutating func heartbeat(role: MemberRole, id: UInt32, now: Double) throws(Refusal) -> (stop: Bool, reason: String) {
+        guard let index = memberIndex(role: role, id: id) else {
+            throw Refusal(reason: .unknownMember, message: "\(role.rawValue) \(id) is not a member of this job; register first")
+        }
+        update(role: role, at: index) { $0.lastSeen = now }
+        guard shouldStop(role) else { return (false, "") }
+        update(role: role, at: index) { $0.toldToStop = true }
+        return (true, phaseDescription)
+    }
+
+    /// Whether members of `role` should exit now: workers once training is
+    /// over; servers only when the job fails or stops (they keep the model).
+    public func shouldStop(_ role: MemberRole) -> Bool {
+        switch phase {
+        case .failed, .stopping: true
+        case .finished: role == .worker
+        default: false
+        }
+    }
+
+    /// Records that a member was told to stop by other means (a STOP task).
+    public mutating func markToldToStop(role: MemberRole, id: UInt32) {
+        if let index = memberIndex(role: role, id: id) { update(role: role, at: index) { $0.toldToStop = true } }
+    }
+
+    /// Members that have not heard the shutdown yet (among those still alive).
+    public var membersNotYetStopped: [Member] {
+        (servers + workers).filter { !$0.toldToStop }
+    }
+
+    /// Fails the job if a member has been silent longer than `timeout` seconds.
+    public mutating func checkLiveness(now: Double, timeout: Double) -> [Directive] {
+        guard !isOver else { return [] }
+        for member in servers + workers where now - member.lastSeen > timeout {
+            return fail("\(member.name) sent no heartbeat for \(Int(now - member.lastSeen)) s (timeout \(Int(timeout)) s); it has died or hangs")
+        }
+        return []
+    }
+
+    /// Fails the job if not every member joined by `deadline` (seconds on the caller's clock).
+    public mutating func checkRegistration(now: Double, deadline: Double) -> [Directive] {
+        guard phase == .starting, now > deadline else { return [] }
+        // Once everyone has joined, loading may legitimately take long; heartbeats watch it.
+        guard servers.count < shardCount || workers.count < workerCount else { return [] }
+        return fail("only \(servers.count) of \(shardCount) shards and \(workers.count) of \(workerCount) workers registered in time")
+    }
+
+    // MARK: Training
+
+    /// A worker finished loading its data shard.
+    public mutating func workerLoaded(id: UInt32, examples: Int, now: Double) -> [Directive] {
+        guard phase == .starting else { return [] }
+        loadedExamples[id] = examples
+        touch(role: .worker, id: id, now: now)
+        return beginIfReady()
+    }
+
+    /// The scheduler's own copy of the data (for evaluation) is ready.
+    public mutating func schedulerDataReady() -> [Directive] {
+        schedulerReady = true
+        return beginIfReady()
+    }
+
+    /// Starts epoch 1 once the shard map exists, every worker has loaded, and the scheduler can evaluate.
+    private mutating func beginIfReady() -> [Directive] {
+        guard phase == .starting, schedulerReady, routing != nil, loadedExamples.count == workerCount else { return [] }
+        let largest = loadedExamples.values.max() ?? 0
+        guard largest > 0 else {
+            return fail("no worker has any training examples; check the data settings")
+        }
+        stepsPerEpoch = (largest + batchSize - 1) / batchSize
+        return begin(epoch: 1)
+    }
+
+    /// A worker finished `epoch`.
+    public mutating func workerFinished(id: UInt32, epoch: Int, now: Double) -> [Directive] {
+        touch(role: .worker, id: id, now: now)
+        guard case .training(let current) = phase, current == epoch else { return [] }
+        epochDone.insert(id)
+        guard epochDone.count == workerCount else { return [] }
+        phase = .evaluating(epoch: epoch)
+        return [.evaluate(epoch: epoch)]
+    }
+
+    /// The evaluation of `epoch` ended; `stop` ends training (early stopping).
+    public mutating func evaluationFinished(epoch: Int, stop: Bool) -> [Directive] {
+        guard phase == .evaluating(epoch: epoch) else { return [] }
+        if stop || epoch >= epochs {
+            phase = .finished
+            return [.stopWorkers(reason: stop && epoch < epochs ? "early stop after epoch \(epoch)" : "trained \(epoch) epochs")]
+        }
+        return begin(epoch: epoch + 1)
+    }
+
+    /// The task for a worker that finished `completedEpoch`, or nil to keep it waiting.
+    public func task(afterEpoch completedEpoch: Int) -> Directive? {
+        switch phase {
+        case .training(let epoch) where completedEpoch < epoch:
+            return .startEpoch(epoch: epoch, steps: stepsPerEpoch)
+        case .finished, .failed, .stopping:
+            return .stopWorkers(reason: phaseDescription)
+        default:
+            return nil
+        }
+    }
+
+    /// A worker reached barrier `generation`.
+    public mutating func arrive(generation: UInt64, worker: UInt32) -> [Directive] {
+        guard generation > releasedBarrier else { return [.releaseBarrier(generation: generation)] }
+        barrierArrivals[generation, default: []].insert(worker)
+        guard barrierArrivals[generation]?.count == workerCount else { return [] }
+        barrierArrivals[generation] = nil
+        releasedBarrier = max(releasedBarrier, generation)
+        return [.releaseBarrier(generation: generation)]
+    }
+
+    // MARK: Ending
+
+    /// A member reported that it cannot go on.
+    public mutating func memberFailed(role: MemberRole, id: UInt32, message: String) -> [Directive] {
+        fail(message.isEmpty ? "\(role.rawValue) \(id) failed" : message)
+    }
+
+    /// Fails the job with `reason` (the first failure wins).
+    public mutating func fail(_ reason: String) -> [Directive] {
+        guard !isOver else { return [] }
+        phase = .failed(reason)
+        return [.fail(reason: reason), .stopWorkers(reason: reason)]
+    }
+
+    /// Stops the job on request.
+    public mutating func stop(reason: String) -> [Directive] {
+        if case .failed = phase { return [] }
+        phase = .stopping
+        return [.stopWorkers(reason: reason)]
+    }
+
+    /// The phase in words.
+    public var phaseDescription: String {
+        switch phase {
+        case .starting: "starting"
+        case .training(let epoch): "training epoch \(epoch)"
+        case .evaluating(let epoch): "evaluating epoch \(epoch)"
+        case .finished: "training finished"
+        case .failed(let reason): "failed: \(reason)"
+        case .stopping: "stopping"
+        }
+    }
+
+    // MARK: Helpers
+
+    private mutating func begin(epoch: Int) -> [Directive] {
+        phase = .training(epoch: epoch)
+        epochDone = []
+        return [.startEpoch(epoch: epoch, steps: stepsPerEpoch)]
+    }
+
+    private func memberIndex(role: MemberRole, id: UInt32) -> Int? {
+        (role == .server ? servers : workers).firstIndex { $0.id == id }
+    }
+
+    private mutating func update(role: MemberRole, at index: Int, _ change: (inout Member) -> Void) {
+        if role == .server { change(&servers[index]) } else { change(&workers[index]) }
+    }
+
+    private mutating func touch(role: MemberRole, id: UInt32, now: Double) {
+        if let index = memberIndex(role: role, id: id) { update(role: role, at: index) { $0.lastSeen = now } }
+    }
+}

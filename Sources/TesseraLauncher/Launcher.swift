@@ -1,0 +1,270 @@
+import Foundation
+import TesseraCore
+import TesseraRPC
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `tessera launch`: runs a whole cluster on this machine — the scheduler, N
+/// shards and M workers as separate processes on loopback — and supervises it.
+///
+/// If any process dies unexpectedly, the launcher stops the rest and reports
+/// which one died and why, with the end of its log. Ctrl-C stops everything
+/// cleanly. When training is done it asks the scheduler one Recommend query
+/// through gRPC, prints it, and shuts the cluster down (or keeps serving with
+/// `serve`).
+public final class Launcher: Sendable {
+    public struct Plan: Sendable {
+        /// The `tessera` binary to start for each role.
+        public var executable: String
+        public var configPath: String
+        /// Command-line settings passed on to the scheduler (it resolves the config).
+        public var overrides: [ConfigOverride]
+        /// The resolved config (for counts, ports and serving limits).
+        public var config: ClusterConfig
+        /// Where logs and the scheduler address go.
+        public var runDirectory: String
+        public var outputs: [String] = []
+        /// Keep serving after training until Ctrl-C.
+        public var serve = false
+        /// The user of the final query; nil lets the scheduler pick a test user.
+        public var queryUser: String?
+        public var queryK = 10
+
+        public init(executable: String, configPath: String, overrides: [ConfigOverride], config: ClusterConfig,
+                    runDirectory: String) {
+            self.executable = executable
+            self.configPath = configPath
+            self.overrides = overrides
+            self.config = config
+            self.runDirectory = runDirectory
+        }
+    }
+
+    private enum Event: Sendable {
+        case exited(ChildProcess, Termination)
+        case signal(Int32)
+        case tick
+    }
+
+    public let plan: Plan
+    private let events: AsyncStream<Event>
+    private let emit: AsyncStream<Event>.Continuation
+
+    public init(plan: Plan) {
+        self.plan = plan
+        (events, emit) = AsyncStream.makeStream(of: Event.self)
+    }
+
+    /// Feeds a signal (SIGINT, SIGTERM) into the supervision loop.
+    public func deliver(signal: Int32) {
+        emit.yield(.signal(signal))
+    }
+
+    private func say(_ text: String) {
+        FileHandle.standardOutput.write(Data(("[launch] " + text + "\n").utf8))
+    }
+
+    private func complain(_ text: String) {
+        FileHandle.standardError.write(Data(("tessera launch: " + text + "\n").utf8))
+    }
+
+    /// Runs the cluster to the end; returns the exit status for the process.
+    public func run() async -> Int32 {
+        do {
+            try FileManager.default.createDirectory(atPath: plan.runDirectory, withIntermediateDirectories: true)
+        } catch {
+            complain("cannot create the run directory \(plan.runDirectory): \(error.localizedDescription)")
+            return 1
+        }
+        var supervision = Supervision()
+        defer { emit.finish() }
+        let ticker = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(250))
+                emit.yield(.tick)
+            }
+        }
+        defer { ticker.cancel() }
+        do {
+            return try await supervise(&supervision)
+        } catch {
+            complain("\(error)")
+            await stopAll(supervision.children, grace: .seconds(5))
+            return 1
+        }
+    }
+
+    /// Every child, and what the launcher has done so far.
+    private struct Supervision {
+        var children: [ChildProcess] = []
+        var scheduler: ChildProcess?
+        var address: String?
+        var stopping = false
+        var queried = false
+        var exitCode: Int32 = 0
+        var lastStatusPoll = ContinuousClock.now
+    }
+
+    private func supervise(_ state: inout Supervision) async throws -> Int32 {
+        let parent = "\(getpid())"
+        let readyFile = "\(plan.runDirectory)/scheduler.address"
+        try? FileManager.default.removeItem(atPath: readyFile)
+        let scheduler = try spawn(name: "scheduler", arguments: ["scheduler", plan.configPath] + plan.overrides.flatMap { ["--set", "\($0.path)=\($0.value)"] }
+                                    + plan.outputs + ["--ready-file", readyFile],
+                                  log: "scheduler.log", inheritStdout: true, parent: parent)
+        state.scheduler = scheduler
+        state.children.append(scheduler)
+
+        // Wait for the scheduler to listen, watching that it does not die first.
+        let readyDeadline = ContinuousClock.now + .seconds(60)
+        while state.address == nil {
+            if let how = scheduler.terminated {
+                throw LaunchError("the scheduler \(how) before it started listening\(tail(of: scheduler))")
+            }
+            if ContinuousClock.now > readyDeadline {
+                throw LaunchError("the scheduler did not start listening within 60 s\(tail(of: scheduler))")
+            }
+            if let text = try? String(contentsOfFile: readyFile, encoding: .utf8), !text.isEmpty {
+                state.address = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            } else {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        guard let address = state.address else { return 1 }
+        for shard in 0..<plan.config.shards {
+            state.children.append(try spawn(name: "server \(shard)", arguments: ["server", "--scheduler", address, "--id", "\(shard)"],
+                                            log: "server-\(shard).log", parent: parent))
+        }
+        for worker in 0..<plan.config.workers {
+            state.children.append(try spawn(name: "worker \(worker)", arguments: ["worker", "--scheduler", address, "--id", "\(worker)"],
+                                            log: "worker-\(worker).log", parent: parent))
+        }
+        say("cluster: scheduler at \(address), \(plan.config.shards) shards, \(plan.config.workers) workers; logs in \(plan.runDirectory)")
+        let client = SchedulerClient(channel: try GRPCChannel(target: address))
+
+        for await event in events {
+            switch event {
+            case .exited(let child, let how):
+                if child === state.scheduler {
+                    if !how.isSuccess {
+                        if !state.stopping {
+                            complain("the scheduler \(how)\(tail(of: child))")
+                        }
+                        state.exitCode = state.stopping && state.exitCode != 0 ? state.exitCode : 1
+                    }
+                    state.stopping = true
+                } else if !state.stopping && !(child.name.hasPrefix("worker") && how.isSuccess) {
+                    complain("\(child.name) (pid \(child.pid)) \(how)\(tail(of: child))")
+                    state.exitCode = 1
+                    state.stopping = true
+                    await requestShutdown(client, reason: "\(child.name) \(how)")
+                }
+                if state.children.allSatisfy({ $0.terminated != nil }) {
+                    return state.exitCode
+                }
+                if state.stopping, scheduler.terminated != nil {
+                    await stopAll(state.children, grace: .seconds(5))
+                    return state.exitCode
+                }
+            case .signal(let signal):
+                if state.stopping {
+                    say("second \(Termination.signalName(signal)): killing the cluster")
+                    for child in state.children { child.send(SIGKILL) }
+                    continue
+                }
+                say("\(Termination.signalName(signal)): stopping the cluster")
+                state.stopping = true
+                state.exitCode = 128 + signal
+                await requestShutdown(client, reason: "launcher received \(Termination.signalName(signal))")
+                let children = state.children
+                Task {
+                    try? await Task.sleep(for: .seconds(10))
+                    await self.stopAll(children, grace: .seconds(3))
+                }
+            case .tick:
+                guard !state.stopping, !state.queried,
+                      ContinuousClock.now - state.lastStatusPoll >= .milliseconds(500) else { continue }
+                state.lastStatusPoll = ContinuousClock.now
+                guard let status = try? await client.getJobStatus(options: CallOptions(timeout: .seconds(2))) else { continue }
+                switch status.state {
+                case .serving:
+                    state.queried = true
+                    await query(address: address, sampleUser: status.sampleUserID)
+                    if plan.serve {
+                        say("serving at \(address) until Ctrl-C: tessera query --scheduler \(address) --user \(plan.queryUser ?? status.sampleUserID) -k 10")
+                    } else {
+                        state.stopping = true
+                        await requestShutdown(client, reason: "training finished")
+                    }
+                case .failed:
+                    state.stopping = true
+                    state.exitCode = 1
+                default:
+                    break
+                }
+            }
+        }
+        return state.exitCode
+    }
+
+    private func spawn(name: String, arguments: [String], log: String, inheritStdout: Bool = false,
+                       parent: String) throws -> ChildProcess {
+        try ChildProcess(name: name, executable: plan.executable, arguments: arguments,
+                         logPath: "\(plan.runDirectory)/\(log)", inheritStdout: inheritStdout,
+                         environment: ["TESSERA_PARENT_PID": parent]) { [emit] child, how in
+            emit.yield(.exited(child, how))
+        }
+    }
+
+    private func tail(of child: ChildProcess) -> String {
+        let text = child.logTail(lines: 15).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !text.isEmpty else { return "" }
+        let indented = text.split(separator: "\n", omittingEmptySubsequences: false).map { "  | " + $0 }.joined(separator: "\n")
+        return "; the end of \(child.logPath ?? "its log"):\n\(indented)"
+    }
+
+    private func requestShutdown(_ client: SchedulerClient, reason: String) async {
+        try? await client.shutdown(reason: reason, options: CallOptions(timeout: .seconds(3)))
+    }
+
+    /// Asks every live child to stop (SIGTERM), then kills what is left after `grace`.
+    private func stopAll(_ children: [ChildProcess], grace: Duration) async {
+        for child in children { child.send(SIGTERM) }
+        let deadline = ContinuousClock.now + grace
+        while ContinuousClock.now < deadline, children.contains(where: { $0.terminated == nil }) {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        for child in children where child.terminated == nil {
+            say("\(child.name) (pid \(child.pid)) did not stop; killing it")
+            child.send(SIGKILL)
+        }
+    }
+
+    /// The end-of-training Recommend query, through gRPC like any client.
+    private func query(address: String, sampleUser: String) async {
+        let user = plan.queryUser ?? sampleUser
+        guard !user.isEmpty else { return }
+        do {
+            let client = InferenceClient(channel: try GRPCChannel(target: address))
+            var request = Tessera_V1_RecommendRequest()
+            request.userID = user
+            request.k = UInt32(plan.queryK)
+            let response = try await client.recommend(request, options: CallOptions(timeout: .seconds(10)))
+            var lines = ["query: Recommend(user \(user), k \(plan.queryK)) at \(address) -> model version \(response.modelVersion)\(response.popularityFallback ? " (unknown user: popular items)" : "")"]
+            for (rank, item) in response.items.enumerated() {
+                let rank = String(rank + 1).leftPadded(to: 4)
+                lines.append("\(rank)  item \(item.itemID.padding(toLength: max(8, item.itemID.count), withPad: " ", startingAt: 0))  score \(String(format: "%.4f", item.score))")
+            }
+            FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+        } catch {
+            complain("the final Recommend query failed: \(error)")
+        }
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
+}

@@ -1,0 +1,556 @@
+import Foundation
+import Logging
+import TesseraCore
+import TesseraRPC
+
+/// The scheduler: the actor that carries out `TrainingCoordinator`'s
+/// directives — long-polls, barriers, evaluation, serving — and answers
+/// `tessera.v1.Scheduler`.
+public actor JobScheduler: SchedulerService {
+    /// Files a run writes at the end of training.
+    public struct Outputs: Sendable {
+        /// `--summary`: metrics, throughput and timings as JSON.
+        public var summaryPath: String?
+        /// `--export-recs`: every test user's top-K as `user rank item score` lines.
+        public var recommendationsPath: String?
+
+        public init(summaryPath: String? = nil, recommendationsPath: String? = nil) {
+            self.summaryPath = summaryPath
+            self.recommendationsPath = recommendationsPath
+        }
+    }
+
+    /// The best model so far, with every vector an evaluation needs.
+    private struct Snapshot: Sendable {
+        var epoch: Int
+        var userVectors: [Float]
+        var itemVectors: [Float]
+    }
+
+    public let config: ClusterConfig
+    public let runID: String
+    public let inference: RecommendService
+    private let configJSON: Data
+    private let outputs: Outputs
+    private let console: Console
+    private let logger: Logger
+    private let clock = ContinuousClock()
+    private let started: ContinuousClock.Instant
+
+    private var coordinator: TrainingCoordinator
+    private var mapWaiters = Waitlist<Int, ShardRouting>()
+    private var barrierWaiters = Waitlist<UInt64, UInt64>()
+    private var taskWaiters = Waitlist<UInt32, Tessera_V1_Task>()
+    private var parameters: ShardedParameterClient?
+    private var context: Task<EvaluationContext, Error>?
+
+    private var summary = RunSummary()
+    private var epochExamples = 0
+    private var epochLoss = 0.0
+    private var epochCommunication = 0.0
+    private var epochStarted: ContinuousClock.Instant?
+    private var lastProgressLine: ContinuousClock.Instant?
+    private var lastEpochSeconds = 0.0
+    private var best: Snapshot?
+    private var bestScore = -Double.infinity
+    private var latestEvaluation: Tessera_V1_Evaluation?
+    private var bestEvaluation: Tessera_V1_Evaluation?
+    private var testEvaluation: Tessera_V1_Evaluation?
+    private var sampleUser = ""
+    private var exitCode: Int32?
+    private var exitWaiters: [CheckedContinuation<Int32, Never>] = []
+
+    public init(config: ClusterConfig, outputs: Outputs = Outputs(), console: Console = Console(), logger: Logger) throws {
+        self.config = config
+        self.outputs = outputs
+        self.console = console
+        self.logger = logger
+        self.started = clock.now
+        runID = "\(config.name)-\(UInt64(Date().timeIntervalSince1970))-\(UInt32.random(in: 0...UInt32.max))"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        configJSON = try encoder.encode(config)
+        coordinator = TrainingCoordinator(config: config)
+        inference = RecommendService(maxK: config.serving.maxK)
+        summary.job = config.name
+        summary.runID = runID
+        let userTable = config.table(named: config.model.userTable)
+        summary.cluster = .init(shards: config.shards, workers: config.workers, consistency: config.training.consistency.rawValue,
+                                model: config.model.kind.rawValue, dim: userTable?.dim ?? 0,
+                                optimizer: userTable?.optimizer.name ?? "", batchSize: config.training.batchSize)
+    }
+
+    /// Starts loading data and watching members. Call once, after the server listens.
+    public func start() {
+        let config = self.config
+        let loadStart = clock.now
+        let loading = Task.detached { () throws -> EvaluationContext in
+            let data = try PreparedData.load(config.data, split: config.split)
+            return try EvaluationContext(data: data, settings: config.evaluation)
+        }
+        context = loading
+        Task {
+            do {
+                let context = try await loading.value
+                self.dataLoaded(context, seconds: (ContinuousClock.now - loadStart).seconds)
+            } catch {
+                self.apply(self.coordinator.fail("cannot load the data: \(error)"))
+            }
+        }
+        Task { await self.watch() }
+    }
+
+    /// Waits until the scheduler should exit; returns the exit status.
+    public func waitForExit() async -> Int32 {
+        if let exitCode { return exitCode }
+        return await withCheckedContinuation { exitWaiters.append($0) }
+    }
+
+    private var now: Double { (clock.now - started).seconds }
+
+    // MARK: SchedulerService
+
+    public func register(_ request: Tessera_V1_RegisterRequest, context: ServerContext) async throws -> Tessera_V1_RegisterResponse {
+        let role = try Self.role(request.role)
+        if role == .server && request.address.isEmpty {
+            throw RPCError(.invalidArgument, "address: a server must say where it serves")
+        }
+        let (id, directives): (UInt32, [TrainingCoordinator.Directive])
+        do {
+            (id, directives) = try coordinator.register(role: role, address: request.address, pid: request.pid,
+                                                        host: request.hostname,
+                                                        requestedID: request.hasRequestedID ? request.requestedID : nil, now: now)
+        } catch {
+            let code: RPCStatusCode = switch error.reason {
+            case .full: .alreadyExists
+            case .outOfRange: .invalidArgument
+            default: .failedPrecondition
+            }
+            throw RPCError(code, error.message)
+        }
+        logger.info("member joined", metadata: ["role": "\(role.rawValue)", "id": "\(id)", "pid": "\(request.pid)",
+                                                 "address": "\(request.address)"])
+        var response = Tessera_V1_RegisterResponse()
+        response.memberID = id
+        response.memberCount = UInt32(role == .server ? config.shards : config.workers)
+        response.clusterConfigJson = configJSON
+        response.runID = runID
+        apply(directives)
+        return response
+    }
+
+    public func heartbeat(_ request: Tessera_V1_HeartbeatRequest, context: ServerContext) async throws -> Tessera_V1_HeartbeatResponse {
+        guard request.runID == runID else {
+            throw RPCError(.failedPrecondition, "run_id: '\(request.runID)' is not this scheduler's run ('\(runID)'); register again")
+        }
+        let role = try Self.role(request.role)
+        do {
+            let answer = try coordinator.heartbeat(role: role, id: request.memberID, now: now)
+            var response = Tessera_V1_HeartbeatResponse()
+            response.shutdown = answer.stop
+            response.reason = answer.reason
+            response.shardMapVersion = coordinator.routing?.version ?? 0
+            return response
+        } catch {
+            throw RPCError(.failedPrecondition, error.message)
+        }
+    }
+
+    public func getShardMap(_ request: Tessera_V1_ShardMapRequest, context: ServerContext) async throws -> Tessera_V1_ShardMap {
+        if let routing = coordinator.routing, routing.version >= request.minVersion {
+            return routing.message
+        }
+        let budget = context.waitBudget()
+        let routing = try await withCheckedThrowingContinuation { continuation in
+            let id = mapWaiters.park(0, continuation)
+            expire(after: budget) { $0.mapWaiters.expire(id: id) }
+        }
+        return routing.message
+    }
+
+    public func barrier(_ request: Tessera_V1_BarrierRequest, context: ServerContext) async throws -> Tessera_V1_BarrierResponse {
+        guard !coordinator.isOver else { throw RPCError(.aborted, "the job is over (\(coordinator.phaseDescription))") }
+        let directives = coordinator.arrive(generation: request.generation, worker: request.memberID)
+        var response = Tessera_V1_BarrierResponse()
+        response.generation = request.generation
+        if directives.contains(.releaseBarrier(generation: request.generation)) {
+            apply(directives)
+            return response
+        }
+        let budget = context.waitBudget()
+        _ = try await withCheckedThrowingContinuation { continuation in
+            let id = barrierWaiters.park(request.generation, continuation)
+            expire(after: budget) { $0.barrierWaiters.expire(id: id) }
+        }
+        return response
+    }
+
+    public func getTask(_ request: Tessera_V1_TaskRequest, context: ServerContext) async throws -> Tessera_V1_Task {
+        if let directive = coordinator.task(afterEpoch: Int(request.completedEpoch)) {
+            return task(for: directive, worker: request.workerID)
+        }
+        let budget = context.waitBudget()
+        return try await withCheckedThrowingContinuation { continuation in
+            let id = taskWaiters.park(request.workerID, continuation)
+            expire(after: budget) { $0.taskWaiters.expire(id: id) }
+        }
+    }
+
+    public func reportProgress(_ request: Tessera_V1_ProgressReport, context: ServerContext) async throws -> Tessera_V1_ProgressAck {
+        if request.epoch == 0 {
+            if request.skippedLines > 0 {
+                console.line("worker \(request.workerID): skipped \(request.skippedLines) malformed lines (on_bad_line: skip)")
+            }
+            apply(coordinator.workerLoaded(id: request.workerID, examples: Int(request.loadedExamples), now: now))
+            return Tessera_V1_ProgressAck()
+        }
+        guard case .training(let epoch) = coordinator.phase, epoch == Int(request.epoch) else {
+            return Tessera_V1_ProgressAck()
+        }
+        epochExamples += Int(request.examples)
+        epochLoss += request.lossSum
+        epochCommunication += request.communicationSeconds
+        printProgressIfDue(epoch: epoch)
+        if request.epochDone {
+            apply(coordinator.workerFinished(id: request.workerID, epoch: epoch, now: now))
+        }
+        return Tessera_V1_ProgressAck()
+    }
+
+    public func reportFailure(_ request: Tessera_V1_FailureReport, context: ServerContext) async throws -> Tessera_V1_FailureAck {
+        let role = try Self.role(request.role)
+        apply(coordinator.memberFailed(role: role, id: request.memberID, message: request.message))
+        return Tessera_V1_FailureAck()
+    }
+
+    public func getJobStatus(_ request: Tessera_V1_JobStatusRequest, context: ServerContext) async throws -> Tessera_V1_JobStatus {
+        var status = Tessera_V1_JobStatus()
+        switch coordinator.phase {
+        case .starting: status.state = .starting
+        case .training, .evaluating: status.state = .training
+        case .finished: status.state = .serving
+        case .failed: status.state = .failed
+        case .stopping: status.state = .stopping
+        }
+        status.message = coordinator.phaseDescription
+        status.epoch = UInt32(summary.epochs.last?.epoch ?? 0)
+        status.epochs = UInt32(config.training.epochs)
+        if let latestEvaluation { status.latest = latestEvaluation }
+        if let bestEvaluation { status.best = bestEvaluation }
+        if let testEvaluation { status.test = testEvaluation }
+        status.examplesPerSecond = summary.epochs.last?.examplesPerSecond ?? 0
+        status.sampleUserID = sampleUser
+        return status
+    }
+
+    public func shutdown(_ request: Tessera_V1_ShutdownRequest, context: ServerContext) async throws -> Tessera_V1_ShutdownResponse {
+        stop(reason: request.reason.isEmpty ? "shutdown requested" : request.reason)
+        return Tessera_V1_ShutdownResponse()
+    }
+
+    /// Stops the job (Ctrl-C, SIGTERM, or a Shutdown call): members are told to exit, then the scheduler exits.
+    public func stop(reason: String) {
+        let wasOver = coordinator.isOver
+        apply(coordinator.stop(reason: reason))
+        if !wasOver { console.line("stopping: \(reason)") }
+        beginExit(code: 0)
+    }
+
+    // MARK: Directives
+
+    private func apply(_ directives: [TrainingCoordinator.Directive]) {
+        for directive in directives {
+            switch directive {
+            case .publishShardMap(let routing):
+                do {
+                    parameters = try ShardedParameterClient(routing: routing)
+                } catch {
+                    apply(coordinator.fail("cannot open channels to the shards: \(error)"))
+                    return
+                }
+                summary.timings.membersReadySeconds = now
+                console.line("shards: \(routing.shardIDs.count) registered (\(routing.shardIDs.map { routing.addresses[$0] ?? "?" }.joined(separator: ", "))); shard map version \(routing.version)")
+                mapWaiters.resumeAll { _ in routing }
+            case .releaseBarrier(let generation):
+                barrierWaiters.resume(key: generation, with: generation)
+            case .startEpoch(let epoch, let steps):
+                epochExamples = 0
+                epochLoss = 0
+                epochCommunication = 0
+                epochStarted = clock.now
+                lastProgressLine = clock.now
+                if epoch == 1 {
+                    let examples = coordinator.loadedExamples.values.reduce(0, +)
+                    console.line("training: \(config.workers) workers, \(Format.count(Double(examples))) examples, \(steps) steps of \(config.training.batchSize) per worker per epoch, \(config.training.consistency.rawValue.uppercased())")
+                }
+                let task = Tessera_V1_Task.with {
+                    $0.kind = .trainEpoch
+                    $0.epoch = UInt32(epoch)
+                    $0.steps = UInt32(steps)
+                }
+                taskWaiters.resumeAll { _ in task }
+            case .evaluate(let epoch):
+                let trainSeconds = epochStarted.map { (clock.now - $0).seconds } ?? 0
+                lastEpochSeconds = trainSeconds
+                Task { await self.evaluate(epoch: epoch, trainSeconds: trainSeconds) }
+            case .stopWorkers(let reason):
+                let stopTask = Tessera_V1_Task.with {
+                    $0.kind = .stop
+                    $0.reason = reason
+                }
+                taskWaiters.resumeAll { worker in
+                    self.coordinator.markToldToStop(role: .worker, id: worker)
+                    return stopTask
+                }
+                barrierWaiters.failAll(RPCError(.aborted, "the job is over: \(reason)"))
+            case .fail(let reason):
+                console.line("job failed: \(reason)")
+                logger.error("job failed", metadata: ["reason": "\(reason)"])
+                summary.state = "failed"
+                summary.failure = reason
+                writeSummary()
+                beginExit(code: 1)
+            }
+        }
+    }
+
+    private func task(for directive: TrainingCoordinator.Directive, worker: UInt32) -> Tessera_V1_Task {
+        var task = Tessera_V1_Task()
+        switch directive {
+        case .startEpoch(let epoch, let steps):
+            task.kind = .trainEpoch
+            task.epoch = UInt32(epoch)
+            task.steps = UInt32(steps)
+        case .stopWorkers(let reason):
+            task.kind = .stop
+            task.reason = reason
+            coordinator.markToldToStop(role: .worker, id: worker)
+        default:
+            task.kind = .unspecified
+        }
+        return task
+    }
+
+    /// Runs `body` on this actor after `delay` (to end a long-poll).
+    private nonisolated func expire(after delay: Duration, _ body: @escaping @Sendable (isolated JobScheduler) -> Void) {
+        Task {
+            try? await Task.sleep(for: delay)
+            await self.run(body)
+        }
+    }
+
+    private func run(_ body: @Sendable (isolated JobScheduler) -> Void) {
+        body(self)
+    }
+
+    // MARK: Data and progress
+
+    private func dataLoaded(_ context: EvaluationContext, seconds: Double) {
+        let data = context.data
+        summary.timings.dataLoadSeconds = seconds
+        summary.data = .init(source: data.description, trainInteractions: data.train.count, validInteractions: data.valid.count,
+                             testInteractions: data.test.count, users: context.modelUsers.count, items: data.items.count,
+                             skippedLines: data.skippedLines)
+        sampleUser = context.test.users.first.map { data.rawID(for: $0) } ?? ""
+        console.line("data: \(data.description)")
+        console.line("      \(Format.count(Double(data.train.count))) train / \(Format.count(Double(data.valid.count))) valid / \(Format.count(Double(data.test.count))) test interactions, \(Format.count(Double(context.modelUsers.count))) users, \(Format.count(Double(data.items.count))) items (loaded in \(Format.seconds(seconds)))")
+        if data.skippedLines > 0 {
+            console.line("      skipped \(data.skippedLines) malformed lines (on_bad_line: skip), e.g. \(data.skippedExamples.first ?? "")")
+        }
+        let k = config.evaluation.k
+        for part in ["valid", "test"] {
+            guard let result = context.popularity[part] else { continue }
+            summary.popularity[part] = result.metrics
+            console.line("popularity baseline, \(part): \(Format.metrics(result.metrics, k: k))")
+        }
+        apply(coordinator.schedulerDataReady())
+    }
+
+    private func printProgressIfDue(epoch: Int) {
+        guard let last = lastProgressLine, let started = epochStarted,
+              clock.now - last >= .seconds(config.training.progressInterval) else { return }
+        lastProgressLine = clock.now
+        let total = coordinator.loadedExamples.values.reduce(0, +)
+        let elapsed = (clock.now - started).seconds
+        let percent = total > 0 ? 100 * Double(epochExamples) / Double(total) : 0
+        console.line(String(format: "  epoch %d: %3.0f%%  %@ examples  %@ ex/s  loss %.4f", epoch, percent,
+                            Format.count(Double(epochExamples)), Format.count(Double(epochExamples) / max(elapsed, 1e-9)),
+                            epochExamples > 0 ? epochLoss / Double(epochExamples) : 0))
+    }
+
+    // MARK: Evaluation
+
+    private func evaluate(epoch: Int, trainSeconds: Double) async {
+        guard let loading = context, let parameters else { return }
+        let evalStart = clock.now
+        do {
+            let context = try await loading.value
+            let snapshot = try await Self.pullSnapshot(epoch: epoch, context: context, parameters: parameters, config: config)
+            let evaluator = try FullRankingEvaluator(k: config.evaluation.k)
+            let set = context.monitor
+            let result = evaluator.evaluate(set, userVectors: context.userVectors(for: set, from: snapshot.userVectors, dim: dim),
+                                            itemVectors: snapshot.itemVectors, dim: dim)
+            finishEvaluation(epoch: epoch, result: result, snapshot: snapshot, context: context, trainSeconds: trainSeconds,
+                             evalSeconds: (clock.now - evalStart).seconds)
+        } catch {
+            apply(coordinator.fail("evaluation after epoch \(epoch) failed: \(error)"))
+        }
+    }
+
+    private var dim: Int { config.table(named: config.model.userTable)?.dim ?? 0 }
+
+    private static func pullSnapshot(epoch: Int, context: EvaluationContext, parameters: ShardedParameterClient,
+                                     config: ClusterConfig) async throws -> Snapshot {
+        let dim = config.table(named: config.model.userTable)?.dim ?? 0
+        async let items = parameters.pull(table: config.model.itemTable, keys: context.data.items, dim: dim)
+        async let users = parameters.pull(table: config.model.userTable, keys: context.modelUsers, dim: dim)
+        return Snapshot(epoch: epoch, userVectors: try await users, itemVectors: try await items)
+    }
+
+    private func finishEvaluation(epoch: Int, result: EvaluationResult, snapshot: Snapshot, context: EvaluationContext,
+                                  trainSeconds: Double, evalSeconds: Double) {
+        let k = config.evaluation.k
+        let score = result.metrics["ndcg@\(k)"] ?? 0
+        let improved = score > bestScore
+        if improved {
+            bestScore = score
+            best = snapshot
+            let serving = ServingModel(version: UInt64(epoch), dim: dim, items: context.data.items,
+                                       itemVectors: snapshot.itemVectors, users: context.trainUsers,
+                                       userVectors: Array(snapshot.userVectors.prefix(context.trainUsers.count * dim)),
+                                       train: context.data.train)
+            inference.update(serving, names: context.data.names)
+        }
+        var record = RunSummary.Epoch()
+        record.epoch = epoch
+        record.examples = epochExamples
+        record.loss = epochExamples > 0 ? epochLoss / Double(epochExamples) : 0
+        record.trainSeconds = trainSeconds
+        record.examplesPerSecond = trainSeconds > 0 ? Double(epochExamples) / trainSeconds : 0
+        record.communicationSeconds = epochCommunication
+        record.evaluationSeconds = evalSeconds
+        record.metrics = result.metrics
+        summary.epochs.append(record)
+        summary.timings.trainingSeconds += trainSeconds
+        summary.timings.evaluationSeconds += evalSeconds
+
+        let evaluation = Self.message(epoch: epoch, split: context.monitorName, result: result)
+        latestEvaluation = evaluation
+        if improved { bestEvaluation = evaluation }
+        console.line(String(format: "epoch %d/%d  loss %.4f  %@ ex/s  train %@  eval %@  %@ %@%@", epoch, config.training.epochs,
+                            record.loss, Format.count(record.examplesPerSecond), Format.seconds(trainSeconds),
+                            Format.seconds(evalSeconds), context.monitorName,
+                            Format.metrics(result.metrics, k: k, keys: ["recall", "ndcg"]), improved ? "  *" : ""))
+
+        let bestEpoch = best?.epoch ?? epoch
+        let patience = config.training.patience
+        let earlyStop = context.valid != nil && patience > 0 && epoch - bestEpoch >= patience
+        let directives = coordinator.evaluationFinished(epoch: epoch, stop: earlyStop)
+        if coordinator.phase == .finished {
+            if earlyStop {
+                console.line("early stop: no better validation ndcg@\(k) for \(patience) epochs; keeping epoch \(bestEpoch)")
+            }
+            finishTraining(context: context)
+        }
+        apply(directives)
+    }
+
+    private func finishTraining(context: EvaluationContext) {
+        guard let best else { return }
+        let k = config.evaluation.k
+        do {
+            let evaluator = try FullRankingEvaluator(k: k)
+            let userVectors = context.userVectors(for: context.test, from: best.userVectors, dim: dim)
+            let result = evaluator.evaluate(context.test, userVectors: userVectors, itemVectors: best.itemVectors, dim: dim,
+                                            keepLists: outputs.recommendationsPath != nil)
+            testEvaluation = Self.message(epoch: best.epoch, split: "test", result: result)
+            summary.bestEpoch = best.epoch
+            summary.test = result.metrics
+            let rates = summary.epochs.map(\.examplesPerSecond).sorted()
+            summary.examplesPerSecond = rates.isEmpty ? 0 : rates[rates.count / 2]
+            summary.state = "finished"
+            console.line("test (epoch \(best.epoch)): \(Format.metrics(result.metrics, k: k))")
+            if let popular = context.popularity["test"] {
+                console.line("test, popularity:  \(Format.metrics(popular.metrics, k: k))")
+            }
+            if let path = outputs.recommendationsPath, let lists = result.lists {
+                let recommendations = RecommendationList.lists(
+                    from: lists, of: context.test, userName: context.data.rawID(for:), itemName: context.data.rawID(for:))
+                try RecommendationFile.write(recommendations, to: URL(fileURLWithPath: path))
+                console.line("wrote \(recommendations.count) users' top-\(k) lists to \(path)")
+            }
+        } catch {
+            apply(coordinator.fail("final test evaluation failed: \(error)"))
+            return
+        }
+        writeSummary()
+        console.line("serving Recommend from epoch \(best.epoch)'s model")
+    }
+
+    private func writeSummary() {
+        summary.timings.totalSeconds = now
+        guard let path = outputs.summaryPath else { return }
+        do {
+            try summary.write(to: path)
+        } catch {
+            logger.error("cannot write the summary", metadata: ["path": "\(path)", "error": "\(error)"])
+        }
+    }
+
+    private static func message(epoch: Int, split: String, result: EvaluationResult) -> Tessera_V1_Evaluation {
+        var evaluation = Tessera_V1_Evaluation()
+        evaluation.epoch = UInt32(epoch)
+        evaluation.split = split
+        evaluation.users = UInt32(result.users)
+        evaluation.metrics = result.metrics
+        return evaluation
+    }
+
+    // MARK: Liveness and exit
+
+    private func watch() async {
+        let interval = Duration.seconds(config.scheduler.heartbeatInterval)
+        while exitCode == nil {
+            try? await Task.sleep(for: interval)
+            apply(coordinator.checkRegistration(now: now, deadline: config.scheduler.registrationTimeout))
+            apply(coordinator.checkLiveness(now: now, timeout: config.scheduler.heartbeatTimeout))
+        }
+    }
+
+    /// Exits with `code` once every member has heard it should stop, or after a grace period.
+    private func beginExit(code: Int32) {
+        guard exitCode == nil, !exitPending else { return }
+        exitPending = true
+        let grace = Duration.seconds(3 * config.scheduler.heartbeatInterval + 2)
+        Task {
+            let deadline = ContinuousClock.now + grace
+            while ContinuousClock.now < deadline, !self.allMembersTold() {
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+            self.exit(code: code)
+        }
+    }
+
+    private var exitPending = false
+
+    private func allMembersTold() -> Bool {
+        coordinator.membersNotYetStopped.isEmpty
+    }
+
+    private func exit(code: Int32) {
+        exitCode = code
+        mapWaiters.failAll(RPCError(.aborted, "the scheduler is exiting"))
+        taskWaiters.resumeAll { _ in Tessera_V1_Task.with { $0.kind = .stop; $0.reason = "the scheduler is exiting" } }
+        barrierWaiters.failAll(RPCError(.aborted, "the scheduler is exiting"))
+        for waiter in exitWaiters { waiter.resume(returning: code) }
+        exitWaiters = []
+    }
+
+    private static func role(_ role: Tessera_V1_Role) throws -> TrainingCoordinator.MemberRole {
+        switch role {
+        case .server: .server
+        case .worker: .worker
+        default: throw RPCError(.invalidArgument, "role: must be ROLE_SERVER or ROLE_WORKER, got \(role.rawValue)")
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+
+/// What a run did, written as JSON by `--summary`: final metrics, per-epoch
+/// history, throughput and timings.
+public struct RunSummary: Codable, Sendable {
+    public struct DataSummary: Codable, Sendable {
+        public var source = ""
+        public var trainInteractions = 0
+        public var validInteractions = 0
+        public var testInteractions = 0
+        public var users = 0
+        public var items = 0
+        public var skippedLines = 0
+    }
+
+    public struct ClusterSummary: Codable, Sendable {
+        public var shards = 0
+        public var workers = 0
+        public var consistency = ""
+        public var model = ""
+        public var dim = 0
+        public var optimizer = ""
+        public var batchSize = 0
+    }
+
+    public struct Epoch: Codable, Sendable {
+        public var epoch = 0
+        /// Mean loss per training example.
+        public var loss = 0.0
+        public var examples = 0
+        public var examplesPerSecond = 0.0
+        public var trainSeconds = 0.0
+        /// Worker time spent waiting on pulls, pushes and barriers, summed over workers.
+        public var communicationSeconds = 0.0
+        public var evaluationSeconds = 0.0
+        /// Validation metrics (test metrics when the data has no validation part).
+        public var metrics: [String: Double] = [:]
+    }
+
+    public struct Timings: Codable, Sendable {
+        public var dataLoadSeconds = 0.0
+        public var membersReadySeconds = 0.0
+        public var trainingSeconds = 0.0
+        public var evaluationSeconds = 0.0
+        public var totalSeconds = 0.0
+    }
+
+    public var job = ""
+    public var runID = ""
+    /// "finished" or "failed".
+    public var state = ""
+    public var failure: String?
+    public var data = DataSummary()
+    public var cluster = ClusterSummary()
+    /// Popularity baseline on the validation and test parts.
+    public var popularity: [String: [String: Double]] = [:]
+    public var epochs: [Epoch] = []
+    /// The epoch whose model was kept (best validation NDCG@K).
+    public var bestEpoch = 0
+    /// Test metrics of the kept model.
+    public var test: [String: Double] = [:]
+    /// Median over epochs of training examples per second (whole cluster).
+    public var examplesPerSecond = 0.0
+    public var timings = Timings()
+
+    public init() {}
+
+    /// Writes the summary as pretty JSON, atomically.
+    public func write(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+}

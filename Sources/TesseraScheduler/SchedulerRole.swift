@@ -1,0 +1,52 @@
+import Foundation
+import Logging
+import TesseraCore
+import TesseraRPC
+
+/// The `tessera scheduler` process: coordinates the job and serves
+/// `tessera.v1.Scheduler` and `tessera.v1.Inference` on one port.
+public struct SchedulerRole: Sendable {
+    public var config: ClusterConfig
+    public var outputs: JobScheduler.Outputs
+    /// Written atomically with "host:port" once the server listens (for launchers and tests).
+    public var readyFile: String?
+
+    public init(config: ClusterConfig, outputs: JobScheduler.Outputs = .init(), readyFile: String? = nil) {
+        self.config = config
+        self.outputs = outputs
+        self.readyFile = readyFile
+    }
+
+    /// A scheduler that is listening.
+    public struct Running: Sendable {
+        public let scheduler: JobScheduler
+        public let server: GRPCServer
+
+        /// Waits until the job ends and the scheduler should exit; returns the exit status.
+        public func wait() async -> Int32 {
+            let code = await scheduler.waitForExit()
+            await server.shutdown(grace: .seconds(1))
+            return code
+        }
+    }
+
+    /// Binds the port, starts the job and returns at once.
+    public func start(logger: Logger, console: Console = Console()) async throws -> Running {
+        let scheduler = try JobScheduler(config: config, outputs: outputs, console: console, logger: logger)
+        var router = RPCRouter()
+        router.register(scheduler)
+        router.register(scheduler.inference)
+        let server: GRPCServer
+        do {
+            server = try GRPCServer(host: config.scheduler.host, port: config.scheduler.port, router: router)
+        } catch {
+            throw RPCError(error.code, "\(error.message) (scheduler.host / scheduler.port in the config)")
+        }
+        console.line("scheduler listening on \(server.address) (run \(scheduler.runID))")
+        if let readyFile {
+            try Data("\(server.address)\n".utf8).write(to: URL(fileURLWithPath: readyFile), options: .atomic)
+        }
+        await scheduler.start()
+        return Running(scheduler: scheduler, server: server)
+    }
+}

@@ -1,0 +1,146 @@
+import ArgumentParser
+import Foundation
+import TesseraCore
+import TesseraLauncher
+import TesseraScheduler
+import TesseraServer
+import TesseraWorker
+
+struct Launch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a whole cluster on this machine: scheduler, shards and workers as separate processes.",
+        discussion: """
+            Trains with the config, evaluates after every epoch, answers one Recommend query \
+            through gRPC, then stops (or keeps serving with --serve). If any process dies, the \
+            others are stopped and the failure is reported; Ctrl-C stops everything.
+            """)
+
+    @OptionGroup var config: ConfigOptions
+
+    @Option(help: "Write every test user's top-K as `user rank item score` lines.")
+    var exportRecs: String?
+
+    @Option(help: "Write the run's final metrics, throughput and timings as JSON.")
+    var summary: String?
+
+    @Option(help: "Folder for the processes' logs (default runs/NAME-TIME).")
+    var runDir: String?
+
+    @Flag(help: "Keep serving Recommend after training until Ctrl-C.")
+    var serve = false
+
+    @Option(help: "User for the final Recommend query (default: a test user).")
+    var queryUser: String?
+
+    func run() async throws {
+        let resolved = try config.load()
+        let overrides = try config.overrides()
+        let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
+        var plan = Launcher.Plan(
+            executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
+            configPath: absolute(config.config),
+            overrides: overrides,
+            config: resolved,
+            runDirectory: absolute(runDir ?? "runs/\(resolved.name)-\(stamp)"))
+        if let exportRecs { plan.outputs += ["--export-recs", absolute(exportRecs)] }
+        if let summary { plan.outputs += ["--summary", absolute(summary)] }
+        plan.serve = serve
+        plan.queryUser = queryUser
+        let launcher = Launcher(plan: plan)
+        let signals = SignalRouter { launcher.deliver(signal: $0) }
+        let code = await launcher.run()
+        withExtendedLifetime(signals) {}
+        throw ExitCode(code)
+    }
+}
+
+struct SchedulerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scheduler",
+        abstract: "Coordinate a cluster and serve online inference (one per cluster).")
+
+    @OptionGroup var config: ConfigOptions
+    @OptionGroup var logging: LoggingOptions
+
+    @Option(help: "Write every test user's top-K as `user rank item score` lines.")
+    var exportRecs: String?
+
+    @Option(help: "Write the run's final metrics, throughput and timings as JSON.")
+    var summary: String?
+
+    @Option(help: "Write \"host:port\" here once listening.")
+    var readyFile: String?
+
+    func run() async throws {
+        let logger = try logging.bootstrap(label: "tessera.scheduler")
+        let resolved = try config.load()
+        let role = SchedulerRole(config: resolved,
+                                 outputs: .init(summaryPath: summary.map(absolute), recommendationsPath: exportRecs.map(absolute)),
+                                 readyFile: readyFile)
+        let running = try await role.start(logger: logger)
+        let signals = SignalRouter { signal in
+            Task { await running.scheduler.stop(reason: signal == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)") }
+        }
+        let code = await running.wait()
+        withExtendedLifetime(signals) {}
+        throw ExitCode(code)
+    }
+}
+
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server",
+        abstract: "Serve one parameter-server shard (the scheduler assigns its id and tables).")
+
+    @Option(help: "The scheduler's host:port.")
+    var scheduler: String
+
+    @Option(help: "Interface to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to listen on (0: the OS picks).")
+    var port = 0
+
+    @Option(help: "Host name other members should dial, when it differs from --host.")
+    var advertise: String?
+
+    @Option(help: "Shard id to take (a stable identity, e.g. a StatefulSet ordinal); default: any free id.")
+    var id: UInt32?
+
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        let logger = try logging.bootstrap(label: "tessera.server")
+        do {
+            try await ServerRole(schedulerAddress: scheduler, host: host, port: port, advertisedHost: advertise, shardID: id)
+                .run(logger: logger)
+        } catch {
+            logger.error("shard failed", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Train on one data shard (the scheduler assigns it).")
+
+    @Option(help: "The scheduler's host:port.")
+    var scheduler: String
+
+    @Option(help: "Data-shard index to take; default: any free one.")
+    var id: UInt32?
+
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        let logger = try logging.bootstrap(label: "tessera.worker")
+        do {
+            try await WorkerRole(schedulerAddress: scheduler, workerID: id).run(logger: logger)
+        } catch {
+            logger.error("worker failed", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+    }
+}
