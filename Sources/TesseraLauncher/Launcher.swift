@@ -119,17 +119,17 @@ public final class Launcher: Sendable {
         // Wait for the scheduler to listen, watching that it does not die first.
         let readyDeadline = ContinuousClock.now + .seconds(60)
         while state.address == nil {
+            if let text = try? String(contentsOfFile: readyFile, encoding: .utf8), !text.isEmpty {
+                state.address = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                break
+            }
             if let how = scheduler.terminated {
-                throw LaunchError("the scheduler \(how) before it started listening\(tail(of: scheduler))")
+                throw LaunchError("the scheduler \(how) before it was ready\(tail(of: scheduler))")
             }
             if ContinuousClock.now > readyDeadline {
                 throw LaunchError("the scheduler did not start listening within 60 s\(tail(of: scheduler))")
             }
-            if let text = try? String(contentsOfFile: readyFile, encoding: .utf8), !text.isEmpty {
-                state.address = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            } else {
-                try await Task.sleep(for: .milliseconds(50))
-            }
+            try await Task.sleep(for: .milliseconds(50))
         }
         guard let address = state.address else { return 1 }
         for shard in 0..<plan.config.shards {

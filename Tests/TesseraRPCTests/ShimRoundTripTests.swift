@@ -1,11 +1,17 @@
 import Foundation
+import Synchronization
 import Testing
 import TesseraRPC
+
+/// Counts handlers that reached the gate of one test.
+final class Gate: Sendable {
+    let arrived = Atomic<Int>(0)
+}
 
 /// Round trips through the C shim over loopback: typed calls, statuses, deadlines, concurrency.
 @Suite struct ShimRoundTripTests {
     /// A service that answers Stats with a counter and fails or sleeps on request.
-    static func makeRouter() -> RPCRouter {
+    static func makeRouter(gate: Gate = Gate(), gateSize: Int = 0) -> RPCRouter {
         var router = RPCRouter()
         router.unary(Methods.ParameterServer.stats) { (_: Tessera_V1_ShardStatsRequest, context) in
             var response = Tessera_V1_ShardStatsResponse()
@@ -13,12 +19,26 @@ import TesseraRPC
             response.shardMapVersion = UInt64(context.call.metadata("x-tessera-test") ?? "0") ?? 0
             return response
         }
-        router.unary(Methods.ParameterServer.pull) { (request: Tessera_V1_PullRequest, _) in
+        router.unary(Methods.ParameterServer.pull) { (request: Tessera_V1_PullRequest, context) in
             if request.table == "missing" {
                 throw RPCError(.invalidArgument, "unknown table 'missing'")
             }
             if request.table == "slow" {
-                try await Task.sleep(for: .milliseconds(500))
+                // Until the client gives up; a cancelled call ends the handler.
+                let deadline = ContinuousClock.now + .seconds(20)
+                while !context.call.isCancelled && ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                throw RPCError(.cancelled, "gave up")
+            }
+            if request.table == "gate" {
+                // Answers only once `gateSize` calls are inside handlers at the same time.
+                gate.arrived.add(1, ordering: .relaxed)
+                let deadline = ContinuousClock.now + .seconds(20)
+                while gate.arrived.load(ordering: .relaxed) < gateSize {
+                    guard ContinuousClock.now < deadline else { throw RPCError(.deadlineExceeded, "only \(gate.arrived.load(ordering: .relaxed)) calls arrived") }
+                    try await Task.sleep(for: .milliseconds(5))
+                }
             }
             if request.table == "boom" {
                 struct Boom: Error {}
@@ -32,9 +52,9 @@ import TesseraRPC
         return router
     }
 
-    static func withServer<R>(options: ServerOptions = ServerOptions(),
+    static func withServer<R>(options: ServerOptions = ServerOptions(), router: RPCRouter = makeRouter(),
                               _ body: (GRPCServer, GRPCChannel) async throws -> R) async throws -> R {
-        let server = try GRPCServer(host: "127.0.0.1", port: 0, router: makeRouter(), options: options)
+        let server = try GRPCServer(host: "127.0.0.1", port: 0, router: router, options: options)
         let channel = try GRPCChannel(target: server.address)
         do {
             let result = try await body(server, channel)
@@ -117,7 +137,8 @@ import TesseraRPC
                 try await ParameterServerClient(channel: channel).pull(request, options: CallOptions(timeout: .milliseconds(50)))
             }
             #expect(error?.code == .deadlineExceeded)
-            #expect(ContinuousClock.now - started < .milliseconds(450))
+            // The handler would run 20 s; the client gave up at its deadline (generous bound for loaded machines).
+            #expect(ContinuousClock.now - started < .seconds(10))
         }
     }
 
@@ -134,25 +155,27 @@ import TesseraRPC
     }
 
     @Test func manyCallsInFlightOnOneChannel() async throws {
-        try await Self.withServer { _, channel in
+        // Every "gate" handler waits until all of them are inside at once, so
+        // the calls succeed only if one channel carries them concurrently.
+        let inFlight = 16
+        let gate = Gate()
+        try await Self.withServer(router: Self.makeRouter(gate: gate, gateSize: inFlight)) { _, channel in
             let client = ParameterServerClient(channel: channel)
-            let started = ContinuousClock.now
             let dims = try await withThrowingTaskGroup(of: UInt32.self) { group in
-                for i in 0..<32 {
+                for i in 0..<inFlight {
                     group.addTask {
                         var request = Tessera_V1_PullRequest()
-                        request.table = i.isMultiple(of: 4) ? "slow" : "t"
+                        request.table = "gate"
                         request.keys = Array(0..<UInt64(i))
-                        return try await client.pull(request).dim
+                        return try await client.pull(request, options: CallOptions(timeout: .seconds(30))).dim
                     }
                 }
                 var dims: [UInt32] = []
                 for try await dim in group { dims.append(dim) }
                 return dims.sorted()
             }
-            #expect(dims == (0..<32).map(UInt32.init))
-            // Eight 500 ms calls overlapped rather than queued one after another.
-            #expect(ContinuousClock.now - started < .seconds(3))
+            #expect(dims == (0..<UInt32(inFlight)).map { $0 })
+            #expect(gate.arrived.load(ordering: .relaxed) == inFlight)
         }
     }
 

@@ -94,6 +94,9 @@ public final class ConfigNode {
                 message += " (known keys: \(known.joined(separator: ", ")))"
             }
             let fullPath = path.isEmpty ? key : "\(path).\(key)"
+            if overridden.contains(where: { $0 == fullPath || $0.hasPrefix(fullPath + ".") || $0.hasPrefix(fullPath + "[") }) {
+                throw ConfigError(file: "--set on the command line", key: fullPath, message: message)
+            }
             throw error(message, at: fullPath, mark: keyNode.mark)
         }
     }

@@ -1,0 +1,38 @@
+# Tessera's two commands:
+#   make run    install what is missing, build (release), launch Cluster/local.yaml:
+#               train BPR-MF on the built-in synthetic data, evaluate, answer a query
+#   make test   install what is missing, build, run every test
+SWIFT ?= swift
+CONFIG ?= Cluster/local.yaml
+ARGS ?=
+
+.PHONY: run test deps venv build release protos check-protos clean
+
+run: deps release
+	.build/release/tessera launch $(CONFIG) $(ARGS)
+
+test: deps venv
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+deps:
+	@scripts/install-deps.sh
+
+venv:
+	@scripts/python-venv.sh
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release --product tessera
+
+# Regenerate Sources/TesseraRPC/Generated from Protos/ (needs protobuf-compiler).
+protos:
+	scripts/generate-protos.sh
+
+check-protos:
+	scripts/generate-protos.sh --check
+
+clean:
+	rm -rf .build .venv runs
