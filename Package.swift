@@ -69,12 +69,18 @@ let package = Package(
             name: "TesseraLauncher",
             dependencies: ["TesseraCore", "TesseraRPC", .product(name: "Logging", package: "swift-log")]
         ),
+        // Benchmarks that start real shard processes and measure them against baselines.
+        .target(
+            name: "TesseraBench",
+            dependencies: ["TesseraCore", "TesseraRPC", "TesseraScheduler", "TesseraLauncher",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
         // Argument parsing and wiring only.
         .executableTarget(
             name: "tessera",
             dependencies: [
                 "TesseraCore", "TesseraRPC", "TesseraServer", "TesseraWorker",
-                "TesseraScheduler", "TesseraLauncher",
+                "TesseraScheduler", "TesseraLauncher", "TesseraBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -20,6 +20,8 @@ public struct ServerRole: Sendable {
     public var advertisedHost: String?
     /// The shard id to ask for (a stable identity); nil takes any free one.
     public var shardID: UInt32?
+    /// Also answer the shim's raw echo method (for `tessera bench`).
+    public var benchEcho = false
 
     public init(schedulerAddress: String, host: String = "127.0.0.1", port: Int = 0, advertisedHost: String? = nil,
                 shardID: UInt32? = nil) {
@@ -35,7 +37,7 @@ public struct ServerRole: Sendable {
         let slot = ShardSlot()
         var router = RPCRouter()
         router.register(slot)
-        let server = try GRPCServer(host: host, port: port, router: router)
+        let server = try GRPCServer(host: host, port: port, router: router, options: ServerOptions(echo: benchEcho))
         let address = "\(advertisedHost ?? host):\(server.port)"
         logger.info("listening", metadata: ["address": "\(address)"])
         do {

@@ -107,13 +107,17 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Shard id to take (a stable identity, e.g. a StatefulSet ordinal); default: any free id.")
     var id: UInt32?
 
+    @Flag(help: .hidden)
+    var benchEcho = false
+
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
         let logger = try logging.bootstrap(label: "tessera.server")
         do {
-            try await ServerRole(schedulerAddress: scheduler, host: host, port: port, advertisedHost: advertise, shardID: id)
-                .run(logger: logger)
+            var role = ServerRole(schedulerAddress: scheduler, host: host, port: port, advertisedHost: advertise, shardID: id)
+            role.benchEcho = benchEcho
+            try await role.run(logger: logger)
         } catch {
             logger.error("shard failed", metadata: ["error": "\(error)"])
             throw ExitCode(1)
