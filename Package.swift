@@ -39,8 +39,7 @@ let package = Package(
             dependencies: [
                 "CBLAS",
                 .product(name: "Yams", package: "Yams"),
-            ],
-            exclude: (Context.environment["TESSERA_CORE_EXCLUDE"] ?? "").split(separator: ",").map(String.init)
+            ]
         ),
         // The Swift face of the shim, and the generated protobuf messages.
         .target(

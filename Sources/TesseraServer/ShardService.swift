@@ -12,6 +12,8 @@ import TesseraRPC
 /// and every key must be owned by this shard under that map.
 public final class ShardService: ParameterServerService {
     public let shardID: UInt32
+    /// Largest row payload one Pull may ask for or one Push may carry (the gRPC message limit).
+    public let maxPayloadBytes: Int
     private let tables: [String: EmbeddingTable]
     private let routing = Mutex<ShardRouting?>(nil)
     private let pullRequests = Atomic<UInt64>(0)
@@ -19,8 +21,9 @@ public final class ShardService: ParameterServerService {
     private let pushRequests = Atomic<UInt64>(0)
     private let pushedRows = Atomic<UInt64>(0)
 
-    public init(shardID: UInt32, tables specs: [TableSpec]) throws {
+    public init(shardID: UInt32, tables specs: [TableSpec], maxPayloadBytes: Int = 64 << 20) throws {
         self.shardID = shardID
+        self.maxPayloadBytes = maxPayloadBytes
         var tables: [String: EmbeddingTable] = [:]
         for spec in specs {
             tables[spec.name] = try EmbeddingTable(spec: spec)
@@ -45,11 +48,16 @@ public final class ShardService: ParameterServerService {
 
     public func pull(_ request: Tessera_V1_PullRequest, context: ServerContext) async throws -> Tessera_V1_PullResponse {
         let table = try self.table(request.table)
-        try checkRouting(version: request.shardMapVersion, keys: request.keys)
-        guard RowPayload.bytesPerValue(request.encoding) != nil else {
+        guard let width = RowPayload.bytesPerValue(request.encoding) else {
             throw RPCError(.invalidArgument, "encoding: unknown row encoding \(request.encoding.rawValue)")
         }
         let dim = table.dim
+        let bytes = request.keys.count * dim * width
+        guard bytes <= maxPayloadBytes - 1024 else {
+            throw RPCError(.invalidArgument,
+                           "keys: \(request.keys.count) rows of dimension \(dim) need \(bytes) bytes, over the \(maxPayloadBytes >> 20) MiB message limit; split the request")
+        }
+        try checkRouting(version: request.shardMapVersion, keys: request.keys)
         var response = Tessera_V1_PullResponse()
         response.dim = UInt32(dim)
         response.encoding = request.encoding

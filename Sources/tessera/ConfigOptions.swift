@@ -25,6 +25,12 @@ struct ConfigOptions: ParsableArguments {
     /// `--set`, `--data`, `--train`, `--valid` and `--test` as config overrides.
     func overrides() throws -> [ConfigOverride] {
         var overrides = try settings.map { try ConfigOverride(parsing: $0) }
+        // Data named on the command line replaces the config file's data source.
+        if data != nil {
+            overrides += ["train", "valid", "test"].map { ConfigOverride(path: "data.\($0)", value: "null") }
+        } else if train != nil || valid != nil || test != nil {
+            overrides.append(ConfigOverride(path: "data.path", value: "null"))
+        }
         for (key, value) in [("path", data), ("train", train), ("valid", valid), ("test", test)] {
             if let value { overrides.append(ConfigOverride(path: "data.\(key)", value: quoted(absolute(value)))) }
         }

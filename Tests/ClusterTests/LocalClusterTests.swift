@@ -50,6 +50,20 @@ import Glibc
         #expect(lines.count == Int(metrics["users"] ?? 0) * 10)
     }
 
+    @Test func asynchronousWorkersLearnToo() async throws {
+        let dir = try Harness.temporaryDirectory()
+        let config = try Harness.writeConfig(in: dir)
+        let launch = try Spawned(["launch", config, "--set", "training.consistency=asp", "--summary", "summary.json",
+                                  "--run-dir", "run"], in: dir)
+        #expect(await launch.wait(timeout: .seconds(240)) == 0, "\(launch.stdout)\n\(launch.stderr)")
+        #expect(launch.stdout.contains("ASP"))
+        let summary = try JSONDecoder().decode(Summary.self, from: Data(contentsOf: dir.appendingPathComponent("summary.json")))
+        let ndcg = try #require(summary.test["ndcg@10"])
+        let popular = try #require(summary.popularity["test"]?["ndcg@10"])
+        #expect(ndcg > popular * 1.5, "ASP ndcg@10 \(ndcg) vs popularity \(popular)")
+        #expect(Harness.children(of: launch.pid).isEmpty)
+    }
+
     @Test func aKilledWorkerStopsTheClusterAndIsNamed() async throws {
         let dir = try Harness.temporaryDirectory()
         let config = try Harness.writeConfig(in: dir, epochs: 10_000)

@@ -163,3 +163,22 @@ import TesseraServer
         await server.shutdown(grace: .zero)
     }
 }
+
+extension ShardServiceTests {
+    @Test func oversizedPullIsRefusedBeforeAllocating() async throws {
+        let service = try ShardService(shardID: 0, tables: Self.tables, maxPayloadBytes: 1 << 16)
+        var router = RPCRouter()
+        router.register(service)
+        let server = try GRPCServer(host: "127.0.0.1", port: 0, router: router)
+        service.update(routing: ShardRouting(version: 1, addresses: [0: server.address], virtualNodes: 8, seed: 1))
+        let client = ParameterServerClient(channel: try GRPCChannel(target: server.address))
+        // 5,000 rows of dim 4 are 80,000 bytes: over the 64 KiB limit of this shard.
+        let error = await #expect(throws: RPCError.self) {
+            _ = try await client.pull(request(table: "user", version: 1, keys: Array(0..<5_000)))
+        }
+        #expect(error?.code == .invalidArgument)
+        #expect(error?.message.contains("split the request") == true)
+        #expect(service.table(named: "user")?.rowCount == 0)
+        await server.shutdown(grace: .zero)
+    }
+}

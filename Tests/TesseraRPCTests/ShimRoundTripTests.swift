@@ -203,3 +203,14 @@ final class Gate: Sendable {
         }
     }
 }
+
+extension ShimRoundTripTests {
+    /// Standard gRPC tooling can ask whether a Tessera server is up (grpc.health.v1.Health).
+    @Test func healthCheckAnswersServing() async throws {
+        try await Self.withServer { _, channel in
+            // HealthCheckRequest{service: ""} is the empty message; SERVING is status = 1 (field 1, varint).
+            let response = try await channel.unary("/grpc.health.v1.Health/Check", request: [])
+            #expect(Array(response) == [0x08, 0x01])
+        }
+    }
+}
