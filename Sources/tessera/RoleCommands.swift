@@ -17,11 +17,7 @@ struct Launch: AsyncParsableCommand {
 
     @OptionGroup var config: ConfigOptions
 
-    @Option(help: "Write every test user's top-K as `user rank item score` lines.")
-    var exportRecs: String?
-
-    @Option(help: "Write the run's final metrics, throughput and timings as JSON.")
-    var summary: String?
+    @OptionGroup var outputs: OutputOptions
 
     @Option(help: "Folder for the processes' logs (default runs/NAME-TIME).")
     var runDir: String?
@@ -42,8 +38,7 @@ struct Launch: AsyncParsableCommand {
             overrides: overrides,
             config: resolved,
             runDirectory: absolute(runDir ?? "runs/\(resolved.name)-\(stamp)"))
-        if let exportRecs { plan.outputs += ["--export-recs", absolute(exportRecs)] }
-        if let summary { plan.outputs += ["--summary", absolute(summary)] }
+        plan.outputs = outputs.arguments
         plan.serve = serve
         plan.queryUser = queryUser
         let launcher = Launcher(plan: plan)
@@ -62,11 +57,7 @@ struct SchedulerCommand: AsyncParsableCommand {
     @OptionGroup var config: ConfigOptions
     @OptionGroup var logging: LoggingOptions
 
-    @Option(help: "Write every test user's top-K as `user rank item score` lines.")
-    var exportRecs: String?
-
-    @Option(help: "Write the run's final metrics, throughput and timings as JSON.")
-    var summary: String?
+    @OptionGroup var outputs: OutputOptions
 
     @Option(help: "Write \"host:port\" here once listening.")
     var readyFile: String?
@@ -75,7 +66,7 @@ struct SchedulerCommand: AsyncParsableCommand {
         let logger = try logging.bootstrap(label: "tessera.scheduler")
         let resolved = try config.load()
         let role = SchedulerRole(config: resolved,
-                                 outputs: .init(summaryPath: summary.map(absolute), recommendationsPath: exportRecs.map(absolute)),
+                                 outputs: outputs.files,
                                  readyFile: readyFile)
         let running = try await role.start(logger: logger)
         let signals = SignalRouter { signal in
@@ -146,5 +137,24 @@ struct WorkerCommand: AsyncParsableCommand {
             logger.error("worker failed", metadata: ["error": "\(error)"])
             throw ExitCode(1)
         }
+    }
+}
+
+/// What a run writes at the end of training.
+struct OutputOptions: ParsableArguments {
+    @Option(help: "Write every test user's top-K as `user rank item score` lines.")
+    var exportRecs: String?
+
+    @Option(help: "Write the run's final metrics, throughput and timings as JSON.")
+    var summary: String?
+
+    /// For the scheduler, with absolute paths.
+    var files: JobScheduler.Outputs {
+        JobScheduler.Outputs(summaryPath: summary.map(absolute), recommendationsPath: exportRecs.map(absolute))
+    }
+
+    /// The same options, to pass on to a scheduler process.
+    var arguments: [String] {
+        (exportRecs.map { ["--export-recs", absolute($0)] } ?? []) + (summary.map { ["--summary", absolute($0)] } ?? [])
     }
 }

@@ -61,7 +61,6 @@ public struct SyntheticGenerator: Sendable {
     public func generate(keepUser: (UInt64) -> Bool = { _ in true }) -> LoadedData {
         var interactions: [Interaction] = []
         var scores = [Float](repeating: 0, count: spec.items)
-        var heap = ChoiceHeap(capacity: spec.items)
         for user in 1...UInt64(spec.users) where keepUser(user) {
             var rng = userRandom(user)
             let vector = drawUserVector(&rng)
@@ -69,16 +68,12 @@ public struct SyntheticGenerator: Sendable {
             fillScores(vector, into: &scores)
             // Gumbel-top-k: the `count` largest of score + Gumbel noise are a
             // sample without replacement with probability ∝ exp(score).
-            heap.reset(size: count)
             for row in 0..<spec.items {
                 // Uniform in (0, 1) from 24 bits: the Gumbel tail is cut at ~17, far past any draw that matters.
                 let uniform = (Float(rng.next() >> 40) + 0.5) * (1 / Float(1 << 24))
-                let key = scores[row] - log(-log(uniform))
-                if key > heap.threshold {
-                    heap.offer(key, row)
-                }
+                scores[row] -= log(-log(uniform))
             }
-            var chosen = heap.rows
+            var chosen = TopK.select(scores, k: count).map(\.index)
             // Time order is random, independent of preference.
             for index in stride(from: chosen.count - 1, to: 0, by: -1) {
                 chosen.swapAt(index, rng.nextInt(below: index + 1))
@@ -180,59 +175,5 @@ public struct SyntheticGenerator: Sendable {
             sum += u[d] * items[base + d]
         }
         return sum
-    }
-}
-
-/// The rows with the largest keys among those offered (a min-heap of `size`).
-private struct ChoiceHeap {
-    private var keys: [Float]
-    private(set) var rows: [Int]
-    private var size = 0
-
-    init(capacity: Int) {
-        keys = []
-        rows = []
-        keys.reserveCapacity(capacity)
-        rows.reserveCapacity(capacity)
-    }
-
-    mutating func reset(size: Int) {
-        self.size = size
-        keys.removeAll(keepingCapacity: true)
-        rows.removeAll(keepingCapacity: true)
-    }
-
-    /// Keys at or below this cannot enter: the smallest kept key once full.
-    var threshold: Float {
-        keys.count < size ? -.infinity : (size > 0 ? keys[0] : .infinity)
-    }
-
-    mutating func offer(_ key: Float, _ row: Int) {
-        if keys.count < size {
-            keys.append(key)
-            rows.append(row)
-            var child = keys.count - 1
-            while child > 0 {
-                let parent = (child - 1) / 2
-                guard keys[child] < keys[parent] else { break }
-                keys.swapAt(child, parent)
-                rows.swapAt(child, parent)
-                child = parent
-            }
-        } else if size > 0, key > keys[0] {
-            keys[0] = key
-            rows[0] = row
-            var parent = 0
-            while true {
-                let left = 2 * parent + 1
-                guard left < size else { break }
-                let right = left + 1
-                let smaller = right < size && keys[right] < keys[left] ? right : left
-                guard keys[smaller] < keys[parent] else { break }
-                keys.swapAt(smaller, parent)
-                rows.swapAt(smaller, parent)
-                parent = smaller
-            }
-        }
     }
 }
