@@ -57,6 +57,8 @@ public actor JobScheduler: SchedulerService {
     private var bestEvaluation: Tessera_V1_Evaluation?
     private var testEvaluation: Tessera_V1_Evaluation?
     private var sampleUser = ""
+    /// The test evaluation, exports and summary after training are done.
+    private var finalReportDone = false
     private var exitCode: Int32?
     private var exitWaiters: [CheckedContinuation<Int32, Never>] = []
 
@@ -228,7 +230,7 @@ public actor JobScheduler: SchedulerService {
         switch coordinator.phase {
         case .starting: status.state = .starting
         case .training, .evaluating: status.state = .training
-        case .finished: status.state = .serving
+        case .finished: status.state = finalReportDone ? .serving : .training
         case .failed: status.state = .failed
         case .stopping: status.state = .stopping
         }
@@ -252,7 +254,12 @@ public actor JobScheduler: SchedulerService {
     public func stop(reason: String) {
         let wasOver = coordinator.isOver
         apply(coordinator.stop(reason: reason))
-        if !wasOver { console.line("stopping: \(reason)") }
+        if !wasOver {
+            console.line("stopping: \(reason)")
+            summary.state = "stopped"
+            summary.failure = reason
+            writeSummary()
+        }
         beginExit(code: 0)
     }
 
@@ -386,15 +393,31 @@ public actor JobScheduler: SchedulerService {
         do {
             let context = try await loading.value
             let snapshot = try await Self.pullSnapshot(epoch: epoch, context: context, parameters: parameters, config: config)
-            let evaluator = try FullRankingEvaluator(k: config.evaluation.k)
-            let set = context.monitor
-            let result = evaluator.evaluate(set, userVectors: context.userVectors(for: set, from: snapshot.userVectors, dim: dim),
-                                            itemVectors: snapshot.itemVectors, dim: dim)
-            finishEvaluation(epoch: epoch, result: result, snapshot: snapshot, context: context, trainSeconds: trainSeconds,
-                             evalSeconds: (clock.now - evalStart).seconds)
+            let result = try await Self.score(context.monitor, snapshot: snapshot, context: context, k: config.evaluation.k, dim: dim)
+            let serving = result.metrics["ndcg@\(config.evaluation.k)"] ?? 0 > bestScore
+                ? await Self.servingModel(snapshot: snapshot, context: context, dim: dim) : nil
+            finishEvaluation(epoch: epoch, result: result, snapshot: snapshot, serving: serving, context: context,
+                             trainSeconds: trainSeconds, evalSeconds: (clock.now - evalStart).seconds)
         } catch {
             apply(coordinator.fail("evaluation after epoch \(epoch) failed: \(error)"))
         }
+    }
+
+    /// Full-ranking metrics of `snapshot` on `set`, computed off the actor.
+    @concurrent
+    private static func score(_ set: EvaluationSet, snapshot: Snapshot, context: EvaluationContext, k: Int, dim: Int,
+                              keepLists: Bool = false) async throws -> EvaluationResult {
+        let evaluator = try FullRankingEvaluator(k: k)
+        return evaluator.evaluate(set, userVectors: context.userVectors(for: set, from: snapshot.userVectors, dim: dim),
+                                  itemVectors: snapshot.itemVectors, dim: dim, keepLists: keepLists)
+    }
+
+    /// The model Recommend serves from `snapshot`, built off the actor.
+    @concurrent
+    private static func servingModel(snapshot: Snapshot, context: EvaluationContext, dim: Int) async -> ServingModel {
+        ServingModel(version: UInt64(snapshot.epoch), dim: dim, items: context.data.items, itemVectors: snapshot.itemVectors,
+                     users: context.trainUsers, userVectors: Array(snapshot.userVectors.prefix(context.trainUsers.count * dim)),
+                     train: context.data.train)
     }
 
     private var dim: Int { config.table(named: config.model.userTable)?.dim ?? 0 }
@@ -407,18 +430,13 @@ public actor JobScheduler: SchedulerService {
         return Snapshot(epoch: epoch, userVectors: try await users, itemVectors: try await items)
     }
 
-    private func finishEvaluation(epoch: Int, result: EvaluationResult, snapshot: Snapshot, context: EvaluationContext,
-                                  trainSeconds: Double, evalSeconds: Double) {
+    private func finishEvaluation(epoch: Int, result: EvaluationResult, snapshot: Snapshot, serving: ServingModel?,
+                                  context: EvaluationContext, trainSeconds: Double, evalSeconds: Double) {
         let k = config.evaluation.k
-        let score = result.metrics["ndcg@\(k)"] ?? 0
-        let improved = score > bestScore
-        if improved {
-            bestScore = score
+        let improved = serving != nil
+        if let serving {
+            bestScore = result.metrics["ndcg@\(k)"] ?? 0
             best = snapshot
-            let serving = ServingModel(version: UInt64(epoch), dim: dim, items: context.data.items,
-                                       itemVectors: snapshot.itemVectors, users: context.trainUsers,
-                                       userVectors: Array(snapshot.userVectors.prefix(context.trainUsers.count * dim)),
-                                       train: context.data.train)
             inference.update(serving, names: context.data.names)
         }
         var record = RunSummary.Epoch()
@@ -450,19 +468,17 @@ public actor JobScheduler: SchedulerService {
             if earlyStop {
                 console.line("early stop: no better validation ndcg@\(k) for \(patience) epochs; keeping epoch \(bestEpoch)")
             }
-            finishTraining(context: context)
+            Task { await self.finishTraining(context: context) }
         }
         apply(directives)
     }
 
-    private func finishTraining(context: EvaluationContext) {
+    private func finishTraining(context: EvaluationContext) async {
         guard let best else { return }
         let k = config.evaluation.k
         do {
-            let evaluator = try FullRankingEvaluator(k: k)
-            let userVectors = context.userVectors(for: context.test, from: best.userVectors, dim: dim)
-            let result = evaluator.evaluate(context.test, userVectors: userVectors, itemVectors: best.itemVectors, dim: dim,
-                                            keepLists: outputs.recommendationsPath != nil)
+            let result = try await Self.score(context.test, snapshot: best, context: context, k: k, dim: dim,
+                                              keepLists: outputs.recommendationsPath != nil)
             testEvaluation = Self.message(epoch: best.epoch, split: "test", result: result)
             summary.bestEpoch = best.epoch
             summary.test = result.metrics
@@ -484,6 +500,7 @@ public actor JobScheduler: SchedulerService {
             return
         }
         writeSummary()
+        finalReportDone = true
         console.line("serving Recommend from epoch \(best.epoch)'s model")
     }
 
