@@ -165,7 +165,7 @@ public actor JobScheduler: SchedulerService {
         let budget = context.waitBudget()
         let routing = try await withCheckedThrowingContinuation { continuation in
             let id = mapWaiters.park(0, continuation)
-            expire(after: budget) { $0.mapWaiters.expire(id: id) }
+            mapWaiters.setTimer(expire(after: budget) { $0.mapWaiters.expire(id: id) }, for: id)
         }
         return routing.message
     }
@@ -182,7 +182,7 @@ public actor JobScheduler: SchedulerService {
         let budget = context.waitBudget()
         _ = try await withCheckedThrowingContinuation { continuation in
             let id = barrierWaiters.park(request.generation, continuation)
-            expire(after: budget) { $0.barrierWaiters.expire(id: id) }
+            barrierWaiters.setTimer(expire(after: budget) { $0.barrierWaiters.expire(id: id) }, for: id)
         }
         return response
     }
@@ -194,7 +194,7 @@ public actor JobScheduler: SchedulerService {
         let budget = context.waitBudget()
         return try await withCheckedThrowingContinuation { continuation in
             let id = taskWaiters.park(request.workerID, continuation)
-            expire(after: budget) { $0.taskWaiters.expire(id: id) }
+            taskWaiters.setTimer(expire(after: budget) { $0.taskWaiters.expire(id: id) }, for: id)
         }
     }
 
@@ -338,10 +338,11 @@ public actor JobScheduler: SchedulerService {
         return task
     }
 
-    /// Runs `body` on this actor after `delay` (to end a long-poll).
-    private nonisolated func expire(after delay: Duration, _ body: @escaping @Sendable (isolated JobScheduler) -> Void) {
+    /// Runs `body` on this actor after `delay` (to end a long-poll), unless the returned task is cancelled first.
+    private nonisolated func expire(after delay: Duration,
+                                    _ body: @escaping @Sendable (isolated JobScheduler) -> Void) -> Task<Void, Never> {
         Task {
-            try? await Task.sleep(for: delay)
+            guard (try? await Task.sleep(for: delay)) != nil else { return }
             await self.run(body)
         }
     }

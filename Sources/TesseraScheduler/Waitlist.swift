@@ -6,20 +6,33 @@ import TesseraRPC
 /// resumed exactly once — by `resume(key:with:)`, by `expire(id:)` when its
 /// deadline passes, or by `failAll`.
 struct Waitlist<Key: Hashable, Value: Sendable> {
-    private var waiters: [UInt64: (key: Key, continuation: CheckedContinuation<Value, Error>)] = [:]
+    private struct Waiter {
+        var key: Key
+        var continuation: CheckedContinuation<Value, Error>
+        /// Ends the wait at its deadline; cancelled when the wait ends sooner.
+        var timer: Task<Void, Never>?
+    }
+
+    private var waiters: [UInt64: Waiter] = [:]
     private var nextID: UInt64 = 0
 
-    /// Parks `continuation` under `key`; returns its id for `expire`.
+    /// Parks `continuation` under `key`; returns its id for `expire` and `setTimer`.
     mutating func park(_ key: Key, _ continuation: CheckedContinuation<Value, Error>) -> UInt64 {
         nextID += 1
-        waiters[nextID] = (key, continuation)
+        waiters[nextID] = Waiter(key: key, continuation: continuation)
         return nextID
+    }
+
+    /// Attaches the task that will expire wait `id`, so it can be cancelled when the wait ends first.
+    mutating func setTimer(_ timer: Task<Void, Never>, for id: UInt64) {
+        if waiters[id] == nil { timer.cancel() } else { waiters[id]?.timer = timer }
     }
 
     /// Resumes everyone parked under `key` with `value`.
     mutating func resume(key: Key, with value: Value) {
         for (id, waiter) in waiters where waiter.key == key {
             waiters[id] = nil
+            waiter.timer?.cancel()
             waiter.continuation.resume(returning: value)
         }
     }
@@ -28,7 +41,10 @@ struct Waitlist<Key: Hashable, Value: Sendable> {
     mutating func resumeAll(_ value: (Key) -> Value) {
         let all = waiters
         waiters = [:]
-        for (_, waiter) in all { waiter.continuation.resume(returning: value(waiter.key)) }
+        for (_, waiter) in all {
+            waiter.timer?.cancel()
+            waiter.continuation.resume(returning: value(waiter.key))
+        }
     }
 
     /// Ends one wait with DEADLINE_EXCEEDED, if it is still parked.
@@ -41,7 +57,10 @@ struct Waitlist<Key: Hashable, Value: Sendable> {
     mutating func failAll(_ error: RPCError) {
         let all = waiters
         waiters = [:]
-        for (_, waiter) in all { waiter.continuation.resume(throwing: error) }
+        for (_, waiter) in all {
+            waiter.timer?.cancel()
+            waiter.continuation.resume(throwing: error)
+        }
     }
 }
 
