@@ -138,8 +138,20 @@ private struct HeaderLayout {
         let names = fields.map { LineParsers.string(line, $0) }
         fieldCount = names.count
 
+        // Files Tessera writes (`tessera split`, `InteractionWriter`) use the `ColumnNames.written`
+        // header; they are read with the default column names too, so a split made by one
+        // command feeds `--train/--valid/--test` of another without extra settings.
+        let defaults = ColumnNames()
+        let written = ColumnNames.written
+        func fallback(_ name: String) -> String? {
+            switch name {
+            case defaults.user: written.user
+            case defaults.item: written.item
+            default: nil
+            }
+        }
         func required(_ name: String, _ role: String) throws -> Int {
-            guard let index = names.firstIndex(of: name) else {
+            guard let index = names.firstIndex(of: name) ?? fallback(name).flatMap({ names.firstIndex(of: $0) }) else {
                 let found = names.map { "\"\($0)\"" }.joined(separator: ", ")
                 throw DataError(
                     .malformedFile, file: file, line: number,

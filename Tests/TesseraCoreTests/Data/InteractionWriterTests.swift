@@ -61,3 +61,19 @@ import TesseraCore
         #expect(error?.file == "/nonexistent/tessera/out.csv")
     }
 }
+
+extension InteractionWriterTests {
+    /// A split written by Tessera reads back with the default (MovieLens) column settings.
+    @Test func writtenFilesReadWithDefaultColumns() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("written-\(UUID().uuidString).csv").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let interactions = [Interaction(user: 3, item: 9, rating: 4, timestamp: 10), Interaction(user: 4, item: 2, rating: 1, timestamp: 11)]
+        try InteractionWriter.write(interactions, to: path)
+        let read = try DataReader.read(DataSource(path: path))
+        #expect(read.interactions == interactions)
+        // A header with neither the configured nor Tessera's names is still an error naming the column.
+        try "uid,iid\n1,2\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let error = #expect(throws: DataError.self) { try DataReader.read(DataSource(path: path)) }
+        #expect(error?.message.contains("\"userId\"") == true)
+    }
+}
