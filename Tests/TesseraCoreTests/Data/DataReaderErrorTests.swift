@@ -70,11 +70,12 @@ import TesseraCore
     }
 
     @Test func missingHeaderColumnNamesColumnAndHeader() throws {
-        let error = try readError("ratings.csv", "user,item,rating\n1,2,3\n")
+        // (`user,item` would be read: it is the header Tessera itself writes.)
+        let error = try readError("ratings.csv", "uid,iid,rating\n1,2,3\n")
         #expect(error.line == 1)
         #expect(error.code == .malformedFile)
         #expect(error.message.contains("\"userId\""))
-        #expect(error.message.contains("found \"user\", \"item\", \"rating\""))
+        #expect(error.message.contains("found \"uid\", \"iid\", \"rating\""))
 
         // Missing even under the skip policy: the whole file is unusable.
         try DataTestFiles.withFile("ratings.csv", "userId,rating\n1,2\n") { path in
