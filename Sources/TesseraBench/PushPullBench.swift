@@ -86,7 +86,8 @@ public struct PushPullBench: Sendable {
                                    initializer: .normal(std: 0.01), seed: 1)]
         config.model.userTable = "bench"
         config.model.itemTable = "bench"
-        let running = try await SchedulerRole(config: config).start(logger: logger, console: Console(enabled: false))
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-bench-state-\(getpid())-\(shards)").path
+        let running = try await SchedulerRole(config: config, stateDirectory: state).start(logger: logger, console: Console(enabled: false))
         let logs = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-bench-\(getpid())")
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
         var children: [ChildProcess] = []

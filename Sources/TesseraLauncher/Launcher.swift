@@ -111,7 +111,7 @@ public final class Launcher: Sendable {
         let readyFile = "\(plan.runDirectory)/scheduler.address"
         try? FileManager.default.removeItem(atPath: readyFile)
         let scheduler = try spawn(name: "scheduler", arguments: ["scheduler", plan.configPath] + plan.overrides.flatMap { ["--set", "\($0.path)=\($0.value)"] }
-                                    + plan.outputs + ["--ready-file", readyFile],
+                                    + plan.outputs + ["--ready-file", readyFile, "--state-dir", "\(plan.runDirectory)/state"],
                                   log: "scheduler.log", inheritStdout: true, parent: parent)
         state.scheduler = scheduler
         state.children.append(scheduler)
@@ -140,7 +140,13 @@ public final class Launcher: Sendable {
             state.children.append(try spawn(name: "worker \(worker)", arguments: ["worker", "--scheduler", address, "--id", "\(worker)"],
                                             log: "worker-\(worker).log", parent: parent))
         }
-        say("cluster: scheduler at \(address), \(plan.config.shards) shards, \(plan.config.workers) workers; logs in \(plan.runDirectory)")
+        for worker in 0..<plan.config.online.workers {
+            state.children.append(try spawn(name: "online worker \(worker)",
+                                            arguments: ["worker", "--online", "--scheduler", address, "--id", "\(worker)"],
+                                            log: "online-\(worker).log", parent: parent))
+        }
+        let online = plan.config.online.workers > 0 ? ", \(plan.config.online.workers) online workers" : ""
+        say("cluster: scheduler at \(address), \(plan.config.shards) shards, \(plan.config.workers) workers\(online); logs in \(plan.runDirectory)")
         let client = SchedulerClient(channel: try GRPCChannel(target: address))
 
         for await event in events {

@@ -29,7 +29,10 @@ public actor JobScheduler: SchedulerService {
 
     public let config: ClusterConfig
     public let runID: String
-    public let inference: RecommendService
+    /// Recommend, Score and Feedback.
+    public let inference: OnlineServing
+    /// The durable feedback log and the online workers' progress.
+    public let feedback: FeedbackHub
     private let configJSON: Data
     private let outputs: Outputs
     private let console: Console
@@ -43,6 +46,8 @@ public actor JobScheduler: SchedulerService {
     private var taskWaiters = Waitlist<UInt32, Tessera_V1_Task>()
     private var parameters: ShardedParameterClient?
     private var context: Task<EvaluationContext, Error>?
+    private var loadedContext: EvaluationContext?
+    private var servingStarted = false
 
     private var summary = RunSummary()
     private var epochExamples = 0
@@ -62,7 +67,9 @@ public actor JobScheduler: SchedulerService {
     private var exitCode: Int32?
     private var exitWaiters: [CheckedContinuation<Int32, Never>] = []
 
-    public init(config: ClusterConfig, outputs: Outputs = Outputs(), console: Console = Console(), logger: Logger) throws {
+    /// - Parameter stateDirectory: where the feedback log and consumer states live (kept across restarts).
+    public init(config: ClusterConfig, stateDirectory: String, outputs: Outputs = Outputs(), console: Console = Console(),
+                logger: Logger) throws {
         self.config = config
         self.outputs = outputs
         self.console = console
@@ -73,7 +80,8 @@ public actor JobScheduler: SchedulerService {
         encoder.outputFormatting = .sortedKeys
         configJSON = try encoder.encode(config)
         coordinator = TrainingCoordinator(config: config)
-        inference = RecommendService(maxK: config.serving.maxK)
+        feedback = try FeedbackHub(directory: stateDirectory, onlineWorkers: config.online.workers, fsync: config.online.fsync)
+        inference = try OnlineServing(config: config, hub: feedback, logger: logger)
         summary.job = config.name
         summary.runID = runID
         let userTable = config.table(named: config.model.userTable)
@@ -134,7 +142,7 @@ public actor JobScheduler: SchedulerService {
                                                  "address": "\(request.address)"])
         var response = Tessera_V1_RegisterResponse()
         response.memberID = id
-        response.memberCount = UInt32(role == .server ? config.shards : config.workers)
+        response.memberCount = UInt32(coordinatorCapacity(role))
         response.clusterConfigJson = configJSON
         response.runID = runID
         apply(directives)
@@ -245,6 +253,26 @@ public actor JobScheduler: SchedulerService {
         return status
     }
 
+    // MARK: Feedback consumers
+
+    public func readFeedback(_ request: Tessera_V1_ReadFeedbackRequest, context: ServerContext) async throws -> Tessera_V1_ReadFeedbackResponse {
+        let hub = feedback
+        let wait = context.waitBudget(cap: .seconds(1))
+        let maxEvents = request.maxEvents == 0 ? 512 : Int(min(request.maxEvents, 65_536))
+        var response = Tessera_V1_ReadFeedbackResponse()
+        response.events = try await hub.read(from: max(1, request.fromOffset), maxEvents: maxEvents, wait: wait)
+        response.endOffset = hub.log.endOffset
+        return response
+    }
+
+    public func getConsumer(_ request: Tessera_V1_GetConsumerRequest, context: ServerContext) async throws -> Tessera_V1_ConsumerState {
+        try feedback.consumer(request.consumer)
+    }
+
+    public func commitConsumer(_ request: Tessera_V1_ConsumerState, context: ServerContext) async throws -> Tessera_V1_ConsumerState {
+        try feedback.commit(request)
+    }
+
     public func shutdown(_ request: Tessera_V1_ShutdownRequest, context: ServerContext) async throws -> Tessera_V1_ShutdownResponse {
         stop(reason: request.reason.isEmpty ? "shutdown requested" : request.reason)
         return Tessera_V1_ShutdownResponse()
@@ -276,6 +304,7 @@ public actor JobScheduler: SchedulerService {
                     return
                 }
                 summary.timings.membersReadySeconds = now
+                startServingIfReady()
                 console.line("shards: \(routing.shardIDs.count) registered (\(routing.shardIDs.map { routing.addresses[$0] ?? "?" }.joined(separator: ", "))); shard map version \(routing.version)")
                 mapWaiters.resumeAll { _ in routing }
             case .releaseBarrier(let generation):
@@ -353,7 +382,24 @@ public actor JobScheduler: SchedulerService {
 
     // MARK: Data and progress
 
+    /// Recommend, Score and Feedback answer once the shards and the data are both there.
+    private func startServingIfReady() {
+        guard !servingStarted, let parameters, let context = loadedContext else { return }
+        servingStarted = true
+        let clicks: [(user: UInt64, item: UInt64)]
+        do {
+            clicks = try feedback.clicks()
+        } catch {
+            apply(coordinator.fail("cannot read the feedback log: \(error)"))
+            return
+        }
+        inference.start(parameters: parameters, data: context.data, clicks: clicks)
+        console.line("serving Recommend, Score and Feedback (feedback log at \(feedback.log.endOffset) events, \(config.online.workers) online workers)")
+    }
+
     private func dataLoaded(_ context: EvaluationContext, seconds: Double) {
+        loadedContext = context
+        startServingIfReady()
         let data = context.data
         summary.timings.dataLoadSeconds = seconds
         summary.data = .init(source: data.description, trainInteractions: data.train.count, validInteractions: data.valid.count,
@@ -395,9 +441,7 @@ public actor JobScheduler: SchedulerService {
             let context = try await loading.value
             let snapshot = try await Self.pullSnapshot(epoch: epoch, context: context, parameters: parameters, config: config)
             let result = try await Self.score(context.monitor, snapshot: snapshot, context: context, k: config.evaluation.k, dim: dim)
-            let serving = result.metrics["ndcg@\(config.evaluation.k)"] ?? 0 > bestScore
-                ? await Self.servingModel(snapshot: snapshot, context: context, dim: dim) : nil
-            finishEvaluation(epoch: epoch, result: result, snapshot: snapshot, serving: serving, context: context,
+            finishEvaluation(epoch: epoch, result: result, snapshot: snapshot, context: context,
                              trainSeconds: trainSeconds, evalSeconds: (clock.now - evalStart).seconds)
         } catch {
             apply(coordinator.fail("evaluation after epoch \(epoch) failed: \(error)"))
@@ -413,14 +457,6 @@ public actor JobScheduler: SchedulerService {
                                   itemVectors: snapshot.itemVectors, dim: dim, keepLists: keepLists)
     }
 
-    /// The model Recommend serves from `snapshot`, built off the actor.
-    @concurrent
-    private static func servingModel(snapshot: Snapshot, context: EvaluationContext, dim: Int) async -> ServingModel {
-        ServingModel(version: UInt64(snapshot.epoch), dim: dim, items: context.data.items, itemVectors: snapshot.itemVectors,
-                     users: context.trainUsers, userVectors: Array(snapshot.userVectors.prefix(context.trainUsers.count * dim)),
-                     train: context.data.train)
-    }
-
     private var dim: Int { config.table(named: config.model.userTable)?.dim ?? 0 }
 
     private static func pullSnapshot(epoch: Int, context: EvaluationContext, parameters: ShardedParameterClient,
@@ -431,15 +467,16 @@ public actor JobScheduler: SchedulerService {
         return Snapshot(epoch: epoch, userVectors: try await users, itemVectors: try await items)
     }
 
-    private func finishEvaluation(epoch: Int, result: EvaluationResult, snapshot: Snapshot, serving: ServingModel?,
+    private func finishEvaluation(epoch: Int, result: EvaluationResult, snapshot: Snapshot,
                                   context: EvaluationContext, trainSeconds: Double, evalSeconds: Double) {
         let k = config.evaluation.k
-        let improved = serving != nil
-        if let serving {
+        let improved = (result.metrics["ndcg@\(k)"] ?? 0) > bestScore
+        if improved {
             bestScore = result.metrics["ndcg@\(k)"] ?? 0
             best = snapshot
-            inference.update(serving, names: context.data.names)
         }
+        // Recommend serves the live parameters; its answers name the epochs trained so far.
+        inference.setModelVersion(UInt64(epoch))
         var record = RunSummary.Epoch()
         record.epoch = epoch
         record.examples = epochExamples
@@ -502,7 +539,7 @@ public actor JobScheduler: SchedulerService {
         }
         writeSummary()
         finalReportDone = true
-        console.line("serving Recommend from epoch \(best.epoch)'s model")
+        console.line("serving Recommend from the live model (epoch \(summary.epochs.last?.epoch ?? 0)\(config.online.workers > 0 ? " and online updates" : ""))")
     }
 
     private func writeSummary() {
@@ -564,11 +601,20 @@ public actor JobScheduler: SchedulerService {
         exitWaiters = []
     }
 
+    private func coordinatorCapacity(_ role: TrainingCoordinator.MemberRole) -> Int {
+        switch role {
+        case .server: config.shards
+        case .worker: config.workers
+        case .onlineWorker: config.online.workers
+        }
+    }
+
     private static func role(_ role: Tessera_V1_Role) throws -> TrainingCoordinator.MemberRole {
         switch role {
         case .server: .server
         case .worker: .worker
-        default: throw RPCError(.invalidArgument, "role: must be ROLE_SERVER or ROLE_WORKER, got \(role.rawValue)")
+        case .onlineWorker: .onlineWorker
+        default: throw RPCError(.invalidArgument, "role: must be ROLE_SERVER, ROLE_WORKER or ROLE_ONLINE_WORKER, got \(role.rawValue)")
         }
     }
 }

@@ -10,9 +10,12 @@ public struct SchedulerRole: Sendable {
     public var outputs: JobScheduler.Outputs
     /// Written atomically with "host:port" once the server listens (for launchers and tests).
     public var readyFile: String?
+    /// The feedback log and consumer states: kept across restarts of the scheduler.
+    public var stateDirectory: String
 
-    public init(config: ClusterConfig, outputs: JobScheduler.Outputs = .init(), readyFile: String? = nil) {
+    public init(config: ClusterConfig, stateDirectory: String, outputs: JobScheduler.Outputs = .init(), readyFile: String? = nil) {
         self.config = config
+        self.stateDirectory = stateDirectory
         self.outputs = outputs
         self.readyFile = readyFile
     }
@@ -32,7 +35,8 @@ public struct SchedulerRole: Sendable {
 
     /// Binds the port, starts the job and returns at once.
     public func start(logger: Logger, console: Console = Console()) async throws -> Running {
-        let scheduler = try JobScheduler(config: config, outputs: outputs, console: console, logger: logger)
+        let scheduler = try JobScheduler(config: config, stateDirectory: stateDirectory, outputs: outputs, console: console,
+                                         logger: logger)
         var router = RPCRouter()
         router.register(scheduler)
         router.register(scheduler.inference)

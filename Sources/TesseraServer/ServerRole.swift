@@ -46,7 +46,8 @@ public struct ServerRole: Sendable {
             let membership = session.membership
             let shard: ShardService
             do {
-                shard = try ShardService(shardID: membership.memberID, tables: membership.config.tables)
+                shard = try ShardService(shardID: membership.memberID, tables: membership.config.tables,
+                                         served: [membership.config.model.itemTable])
             } catch {
                 await session.reportFailure("shard \(membership.memberID): cannot create its tables: \(error)")
                 throw error
@@ -103,5 +104,13 @@ final class ShardSlot: ParameterServerService {
 
     func stats(_ request: Tessera_V1_ShardStatsRequest, context: ServerContext) async throws -> Tessera_V1_ShardStatsResponse {
         try await ready().stats(request, context: context)
+    }
+
+    func scoreItems(_ request: Tessera_V1_ScoreItemsRequest, context: ServerContext) async throws -> Tessera_V1_ScoreItemsResponse {
+        try await ready().scoreItems(request, context: context)
+    }
+
+    func updateCounters(_ request: Tessera_V1_UpdateCountersRequest, context: ServerContext) async throws -> Tessera_V1_UpdateCountersResponse {
+        try await ready().updateCounters(request, context: context)
     }
 }

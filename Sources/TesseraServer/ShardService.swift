@@ -10,25 +10,39 @@ import TesseraRPC
 /// different rows proceed in parallel. Requests are checked before any row is
 /// touched: the table must exist, the shard-map version must be this shard's,
 /// and every key must be owned by this shard under that map.
+///
+/// Served tables (the item table) also keep a `ServingIndex`: every change to
+/// their rows reaches it as a versioned delta, in order, and `ScoreItems`
+/// scores from it without touching the training rows' locks.
 public final class ShardService: ParameterServerService {
     public let shardID: UInt32
     /// Largest row payload one Pull may ask for or one Push may carry (the gRPC message limit).
     public let maxPayloadBytes: Int
+    /// Most items one ScoreItems may ask for (top-k plus pool).
+    public let maxScoredItems = 100_000
     private let tables: [String: EmbeddingTable]
+    private let indexes: [String: ServingIndex]
     private let routing = Mutex<ShardRouting?>(nil)
+    /// Last applied sequence per "producer/table" (idempotent pushes and counter updates).
+    private let sequences = Mutex<[String: UInt64]>([:])
     private let pullRequests = Atomic<UInt64>(0)
     private let pulledRows = Atomic<UInt64>(0)
     private let pushRequests = Atomic<UInt64>(0)
     private let pushedRows = Atomic<UInt64>(0)
+    private let duplicates = Atomic<UInt64>(0)
 
-    public init(shardID: UInt32, tables specs: [TableSpec], maxPayloadBytes: Int = 64 << 20) throws {
+    /// - Parameter served: tables to keep a serving index for (items to recommend).
+    public init(shardID: UInt32, tables specs: [TableSpec], served: [String] = [], maxPayloadBytes: Int = 64 << 20) throws {
         self.shardID = shardID
         self.maxPayloadBytes = maxPayloadBytes
         var tables: [String: EmbeddingTable] = [:]
+        var indexes: [String: ServingIndex] = [:]
         for spec in specs {
             tables[spec.name] = try EmbeddingTable(spec: spec)
+            if served.contains(spec.name) { indexes[spec.name] = ServingIndex(dim: spec.dim) }
         }
         self.tables = tables
+        self.indexes = indexes
     }
 
     /// Starts serving under `routing` (the shard map); requests routed with another version are refused.
@@ -46,6 +60,13 @@ public final class ShardService: ParameterServerService {
         tables[name]
     }
 
+    /// The serving index of table `name`, if it is served.
+    public func servingIndex(named name: String) -> ServingIndex? {
+        indexes[name]
+    }
+
+    // MARK: Pull and push
+
     public func pull(_ request: Tessera_V1_PullRequest, context: ServerContext) async throws -> Tessera_V1_PullResponse {
         let table = try self.table(request.table)
         guard let width = RowPayload.bytesPerValue(request.encoding) else {
@@ -62,13 +83,22 @@ public final class ShardService: ParameterServerService {
         response.dim = UInt32(dim)
         response.encoding = request.encoding
         var rows = [Float](repeating: 0, count: request.keys.count * dim)
-        let created = try rows.withUnsafeMutableBufferPointer { output in
-            try request.keys.withUnsafeBufferPointer { keys in
-                try table.pull(keys: keys, into: output)
+        if request.readOnly {
+            let missing = try rows.withUnsafeMutableBufferPointer { output in
+                try request.keys.withUnsafeBufferPointer { try table.lookup(keys: $0, into: output) }
+            }
+            response.missing = missing.map { UInt32($0) }
+        } else {
+            let created = try rows.withUnsafeMutableBufferPointer { output in
+                try request.keys.withUnsafeBufferPointer { try table.pull(keys: $0, into: output) }
+            }
+            response.created = UInt64(created)
+            if created > 0, let index = indexes[request.table] {
+                // New rows join the serving index like any other change.
+                index.apply(keys: request.keys) { keys in (try? table.lookupArray(keys)) ?? [] }
             }
         }
         response.values = try rows.withUnsafeBufferPointer { try RowPayload.encode($0, as: request.encoding) }
-        response.created = UInt64(created)
         pullRequests.add(1, ordering: .relaxed)
         pulledRows.add(UInt64(request.keys.count), ordering: .relaxed)
         return response
@@ -87,15 +117,70 @@ public final class ShardService: ParameterServerService {
         for value in gradients where !value.isFinite {
             throw RPCError(.invalidArgument, "gradients: holds a non-finite value (\(value)); nothing was applied")
         }
+        var response = Tessera_V1_PushResponse()
+        guard claim(producer: request.producer, table: request.table, sequence: request.sequence) else {
+            response.duplicate = true
+            return response
+        }
         let applied = try gradients.withUnsafeBufferPointer { gradients in
             try request.keys.withUnsafeBufferPointer { keys in
                 try table.push(keys: keys, gradients: gradients)
             }
         }
+        if let index = indexes[request.table] {
+            index.apply(keys: request.keys) { keys in (try? table.lookupArray(keys)) ?? [] }
+        }
         pushRequests.add(1, ordering: .relaxed)
-        pushedRows.add(UInt64(applied), ordering: .relaxed)
-        var response = Tessera_V1_PushResponse()
-        response.applied = UInt64(applied)
+        pushedRows.add(UInt64(request.keys.count), ordering: .relaxed)
+        _ = applied
+        response.applied = UInt64(request.keys.count)
+        return response
+    }
+
+    // MARK: Serving
+
+    public func scoreItems(_ request: Tessera_V1_ScoreItemsRequest, context: ServerContext) async throws -> Tessera_V1_ScoreItemsResponse {
+        let index = try servedIndex(request.table)
+        guard request.query.count == index.dim else {
+            throw RPCError(.invalidArgument, "query: has \(request.query.count) values; table '\(request.table)' has dimension \(index.dim)")
+        }
+        guard request.query.allSatisfy(\.isFinite) else {
+            throw RPCError(.invalidArgument, "query: holds a non-finite value")
+        }
+        guard Int(request.k) + 2 * Int(request.explorePool) <= maxScoredItems else {
+            throw RPCError(.invalidArgument, "k: k + 2 * explore_pool must be at most \(maxScoredItems)")
+        }
+        try checkRouting(version: request.shardMapVersion, keys: [])
+        let result = index.score(query: request.query, k: Int(request.k), excluding: request.excludeKeys,
+                                 explorePool: Int(request.explorePool), seed: request.seed, group: request.userGroup)
+        var response = Tessera_V1_ScoreItemsResponse()
+        response.servingVersion = result.version
+        response.catalogSize = UInt64(result.catalogSize)
+        response.totalImpressions = result.totalImpressions
+        response.items = result.items.map { item in
+            var scored = Tessera_V1_ScoredKey()
+            scored.key = item.key
+            scored.score = item.score
+            scored.impressions = item.counter.impressions
+            scored.clicks = item.counter.clicks
+            scored.groupImpressions = item.groupCounter.impressions
+            scored.groupClicks = item.groupCounter.clicks
+            scored.explorePool = item.explorePool
+            return scored
+        }
+        return response
+    }
+
+    public func updateCounters(_ request: Tessera_V1_UpdateCountersRequest, context: ServerContext) async throws -> Tessera_V1_UpdateCountersResponse {
+        let index = try servedIndex(request.table)
+        try checkRouting(version: request.shardMapVersion, keys: request.deltas.map(\.key))
+        var response = Tessera_V1_UpdateCountersResponse()
+        guard claim(producer: request.producer, table: "counters/\(request.table)", sequence: request.sequence) else {
+            response.duplicate = true
+            return response
+        }
+        index.addCounts(request.deltas.map { ($0.key, $0.userGroup, $0.impressions, $0.clicks) })
+        response.applied = UInt64(request.deltas.count)
         return response
     }
 
@@ -116,7 +201,30 @@ public final class ShardService: ParameterServerService {
         response.pulledRows = pulledRows.load(ordering: .relaxed)
         response.pushRequests = pushRequests.load(ordering: .relaxed)
         response.pushedRows = pushedRows.load(ordering: .relaxed)
+        response.duplicatePushes = duplicates.load(ordering: .relaxed)
+        for index in indexes.values {
+            let totals = index.totals
+            response.impressions += totals.impressions
+            response.clicks += totals.clicks
+            response.servingVersion += index.version
+        }
         return response
+    }
+
+    // MARK: Checks
+
+    /// Whether a push from `producer` with `sequence` is new; records it if so.
+    /// Pushes without a producer are always new.
+    private func claim(producer: String, table: String, sequence: UInt64) -> Bool {
+        guard !producer.isEmpty else { return true }
+        let fresh = sequences.withLock { last in
+            let key = "\(producer)/\(table)"
+            guard sequence > last[key, default: 0] else { return false }
+            last[key] = sequence
+            return true
+        }
+        if !fresh { duplicates.add(1, ordering: .relaxed) }
+        return fresh
     }
 
     private func table(_ name: String) throws -> EmbeddingTable {
@@ -125,6 +233,14 @@ public final class ShardService: ParameterServerService {
             throw RPCError(.invalidArgument, "table: unknown table '\(name)' (this cluster has \(known))")
         }
         return table
+    }
+
+    private func servedIndex(_ name: String) throws -> ServingIndex {
+        _ = try table(name)
+        guard let index = indexes[name] else {
+            throw RPCError(.invalidArgument, "table: '\(name)' is not served (serving scores the item table, '\(indexes.keys.sorted().joined(separator: "', '"))')")
+        }
+        return index
     }
 
     private func checkRouting(version: UInt64, keys: [UInt64]) throws {
@@ -142,5 +258,16 @@ public final class ShardService: ParameterServerService {
                                "keys: key \(key) belongs to shard \(owner) under shard map version \(version), not to shard \(shardID)")
             }
         }
+    }
+}
+
+extension EmbeddingTable {
+    /// The current values of `keys` (zeros for missing keys), for serving deltas.
+    func lookupArray(_ keys: [UInt64]) throws -> [Float] {
+        var values = [Float](repeating: 0, count: keys.count * dim)
+        _ = try values.withUnsafeMutableBufferPointer { output in
+            try keys.withUnsafeBufferPointer { try lookup(keys: $0, into: output) }
+        }
+        return values
     }
 }

@@ -62,10 +62,13 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(help: "Write \"host:port\" here once listening.")
     var readyFile: String?
 
+    @Option(help: "Directory of the durable feedback log and online workers' progress (kept across restarts).")
+    var stateDir = "tessera-state"
+
     func run() async throws {
         let logger = try logging.bootstrap(label: "tessera.scheduler")
         let resolved = try config.load()
-        let role = SchedulerRole(config: resolved,
+        let role = SchedulerRole(config: resolved, stateDirectory: absolute(stateDir),
                                  outputs: outputs.files,
                                  readyFile: readyFile)
         let running = try await role.start(logger: logger)
@@ -127,12 +130,19 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Data-shard index to take; default: any free one.")
     var id: UInt32?
 
+    @Flag(help: "Learn from the feedback log while the cluster serves (an online worker).")
+    var online = false
+
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
-        let logger = try logging.bootstrap(label: "tessera.worker")
+        let logger = try logging.bootstrap(label: online ? "tessera.online" : "tessera.worker")
         do {
-            try await WorkerRole(schedulerAddress: scheduler, workerID: id).run(logger: logger)
+            if online {
+                try await OnlineWorkerRole(schedulerAddress: scheduler, workerID: id).run(logger: logger)
+            } else {
+                try await WorkerRole(schedulerAddress: scheduler, workerID: id).run(logger: logger)
+            }
         } catch {
             logger.error("worker failed", metadata: ["error": "\(error)"])
             throw ExitCode(1)

@@ -18,7 +18,7 @@ import TesseraServer
         var servers: [GRPCServer] = []
         var addresses: [UInt32: String] = [:]
         for id in 0..<UInt32(count) {
-            let service = try ShardService(shardID: id, tables: tables)
+            let service = try ShardService(shardID: id, tables: tables, served: ["item"])
             var router = RPCRouter()
             router.register(service)
             let server = try GRPCServer(host: "127.0.0.1", port: 0, router: router)
@@ -180,5 +180,89 @@ extension ShardServiceTests {
         #expect(error?.message.contains("split the request") == true)
         #expect(service.table(named: "user")?.rowCount == 0)
         await server.shutdown(grace: .zero)
+    }
+}
+
+extension ShardServiceTests {
+    @Test func readOnlyLookupsCreateNothing() async throws {
+        try await Self.withShards(2) { routing, services in
+            let client = try ShardedParameterClient(routing: routing)
+            _ = try await client.pull(table: "user", keys: [1, 2], dim: 4)
+            let (rows, missing) = try await client.lookup(table: "user", keys: [1, 99, 2, 100], dim: 4)
+            #expect(missing == [1, 3])
+            #expect(Array(rows[4..<8]) == [0, 0, 0, 0])
+            #expect(rows[0..<4].contains { $0 != 0 })
+            #expect(services.map { $0.table(named: "user")?.rowCount ?? 0 }.reduce(0, +) == 2)
+        }
+    }
+
+    @Test func idempotentPushesApplyEachSequenceOnce() async throws {
+        try await Self.withShards(2) { routing, services in
+            let client = try ShardedParameterClient(routing: routing)
+            let keys: [UInt64] = Array(1...40)
+            let before = try await client.pull(table: "user", keys: keys, dim: 4)
+            let ones = [Float](repeating: 1, count: keys.count * 4)
+            try await client.push(table: "user", keys: keys, gradients: ones, dim: 4, producer: "online-0", sequence: 1)
+            // A resend of sequence 1 (a restarted producer) and an older one change nothing.
+            try await client.push(table: "user", keys: keys, gradients: ones, dim: 4, producer: "online-0", sequence: 1)
+            try await client.push(table: "user", keys: keys, gradients: ones, dim: 4, producer: "online-0", sequence: 0)
+            let after = try await client.pull(table: "user", keys: keys, dim: 4)
+            for i in after.indices { #expect(abs(after[i] - (before[i] - 0.5)) < 1e-6) }
+            // Another producer, or the same producer on another table, has its own sequence.
+            try await client.push(table: "user", keys: keys, gradients: ones, dim: 4, producer: "online-1", sequence: 1)
+            let third = try await client.pull(table: "user", keys: keys, dim: 4)
+            for i in third.indices { #expect(abs(third[i] - (before[i] - 1.0)) < 1e-6) }
+            let stats = try await client.stats()
+            #expect(stats.values.map(\.duplicatePushes).reduce(0, +) >= 2)
+            _ = services
+        }
+    }
+
+    @Test func scoreItemsMergesShardsAndCountsFeedbackOnce() async throws {
+        try await Self.withShards(2) { routing, services in
+            let client = try ShardedParameterClient(routing: routing)
+            let items: [UInt64] = Array(1...60)
+            let vectors = try await client.pull(table: "item", keys: items, dim: 4)
+            // Every created item row reached the serving indexes as a delta.
+            #expect(services.compactMap { $0.servingIndex(named: "item")?.count }.reduce(0, +) == 60)
+            let query: [Float] = [1, 0.5, -0.25, 2]
+            let answers = try await client.scoreItems(table: "item", query: query, k: 5, exclude: [], explorePool: 0,
+                                                      seed: 1, userGroup: 0)
+            let merged = answers.flatMap(\.items).sorted { $0.score > $1.score }.prefix(5).map(\.key)
+            var scored: [(key: UInt64, score: Float)] = []
+            for (i, key) in items.enumerated() {
+                var score: Float = 0
+                for d in 0..<4 { score += vectors[i * 4 + d] * query[d] }
+                scored.append((key, score))
+            }
+            let expected = scored.sorted { $0.score > $1.score }.prefix(5).map(\.key)
+            #expect(Array(merged) == Array(expected))
+
+            // A push moves an item; the serving index follows with a new version.
+            let best = expected[0]
+            let owner = services[Int(routing.ring.shard(for: best))]
+            let version = owner.servingIndex(named: "item")?.version ?? 0
+            try await client.push(table: "item", keys: [best], gradients: [100, 100, 100, 100], dim: 4)
+            let trained = try #require(owner.table(named: "item")?.row(for: best)?.value)
+            #expect(owner.servingIndex(named: "item")?.vector(for: best) == trained)
+            #expect((owner.servingIndex(named: "item")?.version ?? 0) > version)
+            #expect(trained != Array(vectors[Int(best - 1) * 4..<Int(best) * 4]))
+
+            var delta = Tessera_V1_CounterDelta()
+            delta.key = 7
+            delta.userGroup = 2
+            delta.impressions = 3
+            delta.clicks = 1
+            try await client.updateCounters(table: "item", deltas: [delta], producer: "p", sequence: 1)
+            try await client.updateCounters(table: "item", deltas: [delta], producer: "p", sequence: 1)
+            let stats = try await client.stats()
+            #expect(stats.values.map(\.impressions).reduce(0, +) == 3)
+            #expect(stats.values.map(\.clicks).reduce(0, +) == 1)
+
+            let wrong = await #expect(throws: RPCError.self) {
+                _ = try await client.scoreItems(table: "user", query: query, k: 1, exclude: [], explorePool: 0, seed: 1, userGroup: 0)
+            }
+            #expect(wrong?.code == .invalidArgument)
+        }
     }
 }

@@ -56,10 +56,13 @@ public struct TrainingCoordinator: Sendable {
 
     public enum MemberRole: String, Sendable, Equatable {
         case server, worker
+        case onlineWorker = "online worker"
     }
 
     public let shardCount: Int
     public let workerCount: Int
+    /// Online workers (learning from feedback); they take no part in epochs.
+    public let onlineWorkerCount: Int
     public let epochs: Int
     public let batchSize: Int
     public let ring: RingSettings
@@ -67,6 +70,7 @@ public struct TrainingCoordinator: Sendable {
     public private(set) var phase = Phase.starting
     public private(set) var servers: [Member] = []
     public private(set) var workers: [Member] = []
+    public private(set) var onlineWorkers: [Member] = []
     public private(set) var routing: ShardRouting?
     /// Training examples each worker loaded, by worker id.
     public private(set) var loadedExamples: [UInt32: Int] = [:]
@@ -77,16 +81,17 @@ public struct TrainingCoordinator: Sendable {
     private var releasedBarrier: UInt64 = 0
     private var schedulerReady = false
 
-    public init(shards: Int, workers: Int, epochs: Int, batchSize: Int, ring: RingSettings) {
+    public init(shards: Int, workers: Int, onlineWorkers: Int = 0, epochs: Int, batchSize: Int, ring: RingSettings) {
         shardCount = shards
         workerCount = workers
+        onlineWorkerCount = onlineWorkers
         self.epochs = epochs
         self.batchSize = batchSize
         self.ring = ring
     }
 
     public init(config: ClusterConfig) {
-        self.init(shards: config.shards, workers: config.workers, epochs: config.training.epochs,
+        self.init(shards: config.shards, workers: config.workers, onlineWorkers: config.online.workers, epochs: config.training.epochs,
                   batchSize: config.training.batchSize, ring: config.ring)
     }
 
@@ -112,9 +117,13 @@ public struct TrainingCoordinator: Sendable {
     public mutating func register(role: MemberRole, address: String, pid: Int64, host: String, requestedID: UInt32? = nil,
                                   now: Double) throws(Refusal) -> (id: UInt32, directives: [Directive]) {
         if isOver { throw Refusal(reason: .over, message: "the job is over (\(phaseDescription)); not admitting members") }
-        let capacity = role == .server ? shardCount : workerCount
-        let members = role == .server ? servers : workers
-        let noun = role == .server ? "shards" : "workers"
+        let capacity = switch role {
+        case .server: shardCount
+        case .worker: workerCount
+        case .onlineWorker: onlineWorkerCount
+        }
+        let members = self.members(role)
+        let noun = role == .server ? "shards" : "\(role.rawValue)s"
         guard members.count < capacity else {
             throw Refusal(reason: .full, message: "all \(capacity) \(noun) have registered; is a second cluster using this scheduler?")
         }
@@ -132,9 +141,15 @@ public struct TrainingCoordinator: Sendable {
             id = (0..<UInt32(capacity)).first { !taken.contains($0) } ?? 0
         }
         let member = Member(role: role, id: id, address: address, pid: pid, host: host, lastSeen: now)
-        guard role == .server else {
+        switch role {
+        case .worker:
             workers.append(member)
             return (id, [])
+        case .onlineWorker:
+            onlineWorkers.append(member)
+            return (id, [])
+        case .server:
+            break
         }
         servers.append(member)
         guard servers.count == shardCount else { return (id, []) }
@@ -166,6 +181,15 @@ public struct TrainingCoordinator: Sendable {
         }
     }
 
+    /// The registered members of `role`.
+    public func members(_ role: MemberRole) -> [Member] {
+        switch role {
+        case .server: servers
+        case .worker: workers
+        case .onlineWorker: onlineWorkers
+        }
+    }
+
     /// Records that a member was told to stop by other means (a STOP task).
     public mutating func markToldToStop(role: MemberRole, id: UInt32) {
         if let index = memberIndex(role: role, id: id) { update(role: role, at: index) { $0.toldToStop = true } }
@@ -173,13 +197,13 @@ public struct TrainingCoordinator: Sendable {
 
     /// Members that have not heard the shutdown yet (among those still alive).
     public var membersNotYetStopped: [Member] {
-        (servers + workers).filter { !$0.toldToStop }
+        (servers + workers + onlineWorkers).filter { !$0.toldToStop }
     }
 
     /// Fails the job if a member has been silent longer than `timeout` seconds.
     public mutating func checkLiveness(now: Double, timeout: Double) -> [Directive] {
         guard !isOver else { return [] }
-        for member in servers + workers where now - member.lastSeen > timeout {
+        for member in servers + workers + onlineWorkers where now - member.lastSeen > timeout {
             return fail("\(member.name) sent no heartbeat for \(Int(now - member.lastSeen)) s (timeout \(Int(timeout)) s); it has died or hangs")
         }
         return []
@@ -189,8 +213,8 @@ public struct TrainingCoordinator: Sendable {
     public mutating func checkRegistration(now: Double, deadline: Double) -> [Directive] {
         guard phase == .starting, now > deadline else { return [] }
         // Once everyone has joined, loading may legitimately take long; heartbeats watch it.
-        guard servers.count < shardCount || workers.count < workerCount else { return [] }
-        return fail("only \(servers.count) of \(shardCount) shards and \(workers.count) of \(workerCount) workers registered in time")
+        guard servers.count < shardCount || workers.count < workerCount || onlineWorkers.count < onlineWorkerCount else { return [] }
+        return fail("only \(servers.count) of \(shardCount) shards, \(workers.count) of \(workerCount) workers and \(onlineWorkers.count) of \(onlineWorkerCount) online workers registered in time")
     }
 
     // MARK: Training
@@ -304,11 +328,15 @@ public struct TrainingCoordinator: Sendable {
     }
 
     private func memberIndex(role: MemberRole, id: UInt32) -> Int? {
-        (role == .server ? servers : workers).firstIndex { $0.id == id }
+        members(role).firstIndex { $0.id == id }
     }
 
     private mutating func update(role: MemberRole, at index: Int, _ change: (inout Member) -> Void) {
-        if role == .server { change(&servers[index]) } else { change(&workers[index]) }
+        switch role {
+        case .server: change(&servers[index])
+        case .worker: change(&workers[index])
+        case .onlineWorker: change(&onlineWorkers[index])
+        }
     }
 
     private mutating func touch(role: MemberRole, id: UInt32, now: Double) {

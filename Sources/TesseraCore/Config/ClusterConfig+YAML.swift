@@ -70,6 +70,7 @@ extension ClusterConfig {
         if let node = try root.child("training") { training = try TrainingSettings(reading: node) }
         if let node = try root.child("evaluation") { evaluation = try EvaluationSettings(reading: node) }
         if let node = try root.child("serving") { serving = try ServingSettings(reading: node) }
+        if let node = try root.child("online") { online = try OnlineSettings(reading: node) }
         try root.rejectUnknownKeys()
         try validateModelTables(root: root)
     }
@@ -244,6 +245,56 @@ extension ServingSettings {
     init(reading node: ConfigNode) throws(ConfigError) {
         self.init()
         maxK = try node.int("max_k", default: maxK, in: 1...1_000_000)
+        if let explorationNode = try node.child("exploration") { exploration = try ExplorationSettings(reading: explorationNode) }
+        if let policyNode = try node.child("policy") { exploration.policy = try Self.policy(policyNode) }
+        if let scenariosNode = try node.child("scenarios") {
+            for name in try scenariosNode.keys() {
+                var settings = ScenarioSettings()
+                if let scenario = try scenariosNode.child(name) {
+                    if let policyNode = try scenario.child("policy") { settings.policy = try Self.policy(policyNode) }
+                    try scenario.rejectUnknownKeys()
+                }
+                scenarios[name] = settings
+            }
+        }
+        userGroupBits = try node.int("user_group_bits", default: userGroupBits, in: 0...12)
+        maxInFlight = try node.int("max_in_flight", default: maxInFlight, in: 1...1_000_000)
+        seed = UInt64(try node.int("seed", default: Int(seed), in: 0...Int.max))
+        try node.rejectUnknownKeys()
+    }
+
+    private static func policy(_ node: ConfigNode) throws(ConfigError) -> ExplorationPolicy {
+        ExplorationPolicy(rawValue: try node.choice(ExplorationPolicy.allCases.map(\.rawValue))) ?? .greedy
+    }
+}
+
+extension ExplorationSettings {
+    init(reading node: ConfigNode) throws(ConfigError) {
+        self.init()
+        epsilon = try node.double("epsilon", default: epsilon, in: 0...1)
+        ucbC = try node.double("ucb_c", default: ucbC, in: 0...1e6)
+        priorStrength = try node.double("prior_strength", default: priorStrength, in: 1e-9...1e9)
+        priorSlope = try node.double("prior_slope", default: priorSlope, in: 0...1e6)
+        if let offset = try node.child("prior_offset") { priorOffset = try offset.double() }
+        groupMinImpressions = try node.double("group_min_impressions", default: groupMinImpressions, in: 0...1e12)
+        candidateMultiplier = try node.int("candidate_multiplier", default: candidateMultiplier, in: 1...1000)
+        explorePool = try node.int("explore_pool", default: explorePool, in: 0...1000)
+        try node.rejectUnknownKeys()
+        do {
+            try validate()
+        } catch {
+            throw node.error(error.message)
+        }
+    }
+}
+
+extension OnlineSettings {
+    init(reading node: ConfigNode) throws(ConfigError) {
+        self.init()
+        workers = try node.int("workers", default: workers, in: 0...1024)
+        batchSize = try node.int("batch_size", default: batchSize, in: 1...1_000_000)
+        fsync = try node.bool("fsync", default: fsync)
+        positiveRating = Float(try node.double("positive_rating", default: Double(positiveRating)))
         try node.rejectUnknownKeys()
     }
 }

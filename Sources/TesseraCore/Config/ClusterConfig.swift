@@ -20,6 +20,7 @@ public struct ClusterConfig: Sendable, Codable, Hashable {
     public var training = TrainingSettings()
     public var evaluation = EvaluationSettings()
     public var serving = ServingSettings()
+    public var online = OnlineSettings()
 
     public init() {}
 
@@ -168,6 +169,48 @@ public struct EvaluationSettings: Sendable, Codable, Hashable {
 public struct ServingSettings: Sendable, Codable, Hashable {
     /// Largest k a Recommend request may ask for.
     public var maxK = 1000
+    /// Scenarios a request may name, each with its own policy ("" is the default scenario).
+    public var scenarios: [String: ScenarioSettings] = [:]
+    /// The default exploration policy (`exploration.policy`, the YAML key
+    /// `serving.policy`) and the policies' knobs.
+    public var exploration = ExplorationSettings()
+    /// Users are grouped by 2^bits cones of their embedding for per-(group, item) counters.
+    public var userGroupBits = 3
+    /// Recommend, Score and Feedback calls served at once; more are refused with RESOURCE_EXHAUSTED.
+    public var maxInFlight = 256
+    /// Seed of exploration when a request brings none.
+    public var seed: UInt64 = 7
+
+    public init() {}
+
+    /// The policy for `scenario` ("" for the default scenario); nil for an unknown scenario.
+    public func policy(for scenario: String) -> ExplorationPolicy? {
+        if scenario.isEmpty { return exploration.policy }
+        return scenarios[scenario].map { $0.policy ?? exploration.policy }
+    }
+}
+
+/// One serving scenario.
+public struct ScenarioSettings: Sendable, Codable, Hashable {
+    /// The scenario's exploration policy; nil uses `serving.policy`.
+    public var policy: ExplorationPolicy?
+
+    public init(policy: ExplorationPolicy? = nil) {
+        self.policy = policy
+    }
+}
+
+/// Continuous learning from feedback.
+public struct OnlineSettings: Sendable, Codable, Hashable {
+    /// Online workers learning from the feedback log; 0 turns online learning off
+    /// (feedback is still logged and counted nowhere).
+    public var workers = 0
+    /// Most events per online batch.
+    public var batchSize = 256
+    /// Write acknowledged feedback with fsync (durable); false is for benchmarks only.
+    public var fsync = true
+    /// Ratings at least this count as positive feedback.
+    public var positiveRating: Float = 4
 
     public init() {}
 }

@@ -111,6 +111,32 @@ public final class EmbeddingTable: Sendable {
         }
     }
 
+    /// Copies the rows of `keys` that exist into `output`, like `pull`, but
+    /// creates nothing: a missing key's row is zeros and its index is returned.
+    ///
+    /// Serving reads with this, so a query for an unknown user or item never
+    /// grows the table. Throws `TableError` if `output.count != keys.count * dim`.
+    public func lookup(keys: UnsafeBufferPointer<UInt64>, into output: UnsafeMutableBufferPointer<Float>) throws(TableError) -> [Int] {
+        let dim = self.dim
+        guard output.count == keys.count * dim else {
+            throw .sizeMismatch("lookup of \(keys.count) keys of dim \(dim) into output", expected: keys.count * dim, got: output.count)
+        }
+        guard let keyBase = keys.baseAddress, let out = output.baseAddress else { return [] }
+        var missing: [Int] = []
+        _ = forEachStripeGroup(keys) { stripe, order in
+            for i in order {
+                if let row = stripe.row(for: keyBase[i]) {
+                    (out + i * dim).update(from: row, count: dim)
+                } else {
+                    (out + i * dim).update(repeating: 0, count: dim)
+                    missing.append(i)
+                }
+            }
+            return 0
+        }
+        return missing.sorted()
+    }
+
     /// Array form of `pull(keys:into:)`: `output` must hold `keys.count * dim` floats.
     @discardableResult
     public func pull(keys: [UInt64], into output: inout [Float]) throws(TableError) -> Int {

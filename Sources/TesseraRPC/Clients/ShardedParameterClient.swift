@@ -112,6 +112,11 @@ public final class ShardedParameterClient: Sendable {
     ///
     /// Precondition: keys are unique and `gradients.count == keys.count * dim`.
     public func push(table: String, keys: [UInt64], gradients: [Float], dim: Int) async throws {
+        try await push(table: table, keys: keys, gradients: gradients, dim: dim, producer: "", sequence: 0)
+    }
+
+    /// `push` made idempotent: every shard applies a (producer, sequence) at most once per table.
+    public func push(table: String, keys: [UInt64], gradients: [Float], dim: Int, producer: String, sequence: UInt64) async throws {
         precondition(gradients.count == keys.count * dim, "push of \(keys.count) keys needs \(keys.count * dim) gradient values")
         let (routing, clients) = state.withLock { ($0.routing, $0.clients) }
         let requests = plan(keys: keys, routing: routing)
@@ -124,6 +129,8 @@ public final class ShardedParameterClient: Sendable {
                 message.keys = request.positions.map { keys[$0] }
                 message.dim = UInt32(dim)
                 message.encoding = encoding
+                message.producer = producer
+                message.sequence = sequence
                 var part = [Float](repeating: 0, count: request.positions.count * dim)
                 gradients.withUnsafeBufferPointer { source in
                     part.withUnsafeMutableBufferPointer { target in
@@ -138,6 +145,96 @@ public final class ShardedParameterClient: Sendable {
                     _ = try await self.retrying("push to shard \(request.shard)") {
                         try await client.push(request.message, options: self.callOptions)
                     }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// Rows of `keys` that exist, without creating any: missing rows are zeros
+    /// and their positions are returned (serving lookups).
+    public func lookup(table: String, keys: [UInt64], dim: Int) async throws -> (rows: [Float], missing: [Int]) {
+        let (routing, clients) = state.withLock { ($0.routing, $0.clients) }
+        let requests = plan(keys: keys, routing: routing)
+        var rows = [Float](repeating: 0, count: keys.count * dim)
+        var missing: [Int] = []
+        try await withThrowingTaskGroup(of: (PlannedRequest, Tessera_V1_PullResponse).self) { group in
+            for request in requests {
+                guard let client = clients[request.shard] else { continue }
+                var message = Tessera_V1_PullRequest()
+                message.table = table
+                message.shardMapVersion = routing.version
+                message.keys = request.positions.map { keys[$0] }
+                message.encoding = .float32
+                message.readOnly = true
+                let sent = message
+                group.addTask {
+                    (request, try await self.retrying("lookup on shard \(request.shard)") {
+                        try await client.pull(sent, options: self.callOptions)
+                    })
+                }
+            }
+            for try await (request, response) in group {
+                var part = [Float](repeating: 0, count: request.positions.count * dim)
+                try part.withUnsafeMutableBufferPointer { buffer in
+                    try RowPayload.decode(response.values, as: .float32, into: buffer, field: "PullResponse.values from shard \(request.shard)")
+                }
+                for (row, position) in request.positions.enumerated() {
+                    rows.replaceSubrange(position * dim..<(position + 1) * dim, with: part[row * dim..<(row + 1) * dim])
+                }
+                missing += response.missing.map { request.positions[Int($0)] }
+            }
+        }
+        return (rows, missing.sorted())
+    }
+
+    /// Asks every shard for its top-`k` items against `query` plus an exploration pool.
+    ///
+    /// `exclude` keys are sent only to the shard that owns each. Answers come back by shard id.
+    public func scoreItems(table: String, query: [Float], k: Int, exclude: [UInt64], explorePool: Int, seed: UInt64,
+                           userGroup: UInt32, options: CallOptions? = nil) async throws -> [Tessera_V1_ScoreItemsResponse] {
+        let (routing, clients) = state.withLock { ($0.routing, $0.clients) }
+        var excludeByShard: [UInt32: [UInt64]] = [:]
+        for key in exclude { excludeByShard[routing.ring.shard(for: key), default: []].append(key) }
+        return try await withThrowingTaskGroup(of: Tessera_V1_ScoreItemsResponse.self) { group in
+            for shard in routing.shardIDs {
+                guard let client = clients[shard] else { continue }
+                var message = Tessera_V1_ScoreItemsRequest()
+                message.table = table
+                message.shardMapVersion = routing.version
+                message.query = query
+                message.k = UInt32(k)
+                message.excludeKeys = excludeByShard[shard] ?? []
+                message.explorePool = UInt32(explorePool)
+                message.seed = Hashing.combine(seed, UInt64(shard))
+                message.userGroup = userGroup
+                let callOptions = options ?? self.callOptions
+                let sent = message
+                group.addTask { try await client.scoreItems(sent, options: callOptions) }
+            }
+            var answers: [Tessera_V1_ScoreItemsResponse] = []
+            for try await answer in group { answers.append(answer) }
+            return answers
+        }
+    }
+
+    /// Adds feedback counters to the shards owning each item, idempotently per (producer, sequence).
+    public func updateCounters(table: String, deltas: [Tessera_V1_CounterDelta], producer: String, sequence: UInt64) async throws {
+        let (routing, clients) = state.withLock { ($0.routing, $0.clients) }
+        var byShard: [UInt32: [Tessera_V1_CounterDelta]] = [:]
+        for delta in deltas { byShard[routing.ring.shard(for: delta.key), default: []].append(delta) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (shard, part) in byShard {
+                guard let client = clients[shard] else { continue }
+                var message = Tessera_V1_UpdateCountersRequest()
+                message.table = table
+                message.shardMapVersion = routing.version
+                message.deltas = part
+                message.producer = producer
+                message.sequence = sequence
+                let sent = message
+                group.addTask {
+                    _ = try await self.retrying("counters on shard \(shard)") { try await client.updateCounters(sent, options: self.callOptions) }
                 }
             }
             try await group.waitForAll()

@@ -8,7 +8,12 @@
 // For information on using the generated types, please see the documentation:
 //   https://github.com/apple/swift-protobuf/
 
-/// Online inference, served by the scheduler.
+/// Online inference, served by the scheduler: Recommend, Score and Feedback.
+///
+/// Feedback is appended to a durable log and acknowledged once written; online
+/// workers learn from it in log order. Every answer names the model it used:
+/// `model_version` (the training epoch of the base model) and `feedback_offset`
+/// (every feedback event up to that log offset is reflected in the answer).
 
 import SwiftProtobuf
 
@@ -22,28 +27,99 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
+public nonisolated enum Tessera_V1_FeedbackType: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// The item was shown to the user.
+  case impression // = 1
+
+  /// The user clicked the item. Send the item's IMPRESSION as well: click
+  /// rates are clicks over impressions.
+  case click // = 2
+
+  /// The user rated the item; `value` holds the rating.
+  case rating // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .impression
+    case 2: self = .click
+    case 3: self = .rating
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .impression: return 1
+    case .click: return 2
+    case .rating: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Tessera_V1_FeedbackType] = [
+    .unspecified,
+    .impression,
+    .click,
+    .rating,
+  ]
+
+}
+
 public nonisolated struct Tessera_V1_RecommendRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The user, as the id appears in the training data (e.g. "42").
+  /// The user, as the id appears in the training data (e.g. "42"). Unknown
+  /// users get popular items plus exploration.
   public var userID: String = String()
 
   /// How many items to return: 1 ≤ k ≤ the config's `serving.max_k`,
   /// otherwise INVALID_ARGUMENT.
   public var k: UInt32 = 0
 
-  /// Items never to return, as ids from the data.
+  /// Items never to return, as ids from the data (at most 10,000).
   public var excludeItemIds: [String] = []
 
-  /// By default items the user interacted with in training are excluded;
-  /// set this to keep them.
+  /// By default items the user interacted with (training data and clicks) are
+  /// excluded; set this to keep them.
   public var includeSeen: Bool = false
+
+  /// The scenario the request comes from; empty means the default scenario.
+  /// An unknown scenario is INVALID_ARGUMENT.
+  public var scenario: String = String()
+
+  /// Exploration policy: "greedy", "epsilon_greedy", "ucb" or "thompson";
+  /// empty means the scenario's configured policy. Anything else is INVALID_ARGUMENT.
+  public var policy: String = String()
+
+  /// Seed of the policy's randomness, to reproduce an answer; absent means one
+  /// derived from the server's seed and a request counter (returned in `seed`).
+  public var seed: UInt64 {
+    get {_seed ?? 0}
+    set {_seed = newValue}
+  }
+  /// Returns true if `seed` has been explicitly set.
+  public var hasSeed: Bool {self._seed != nil}
+  /// Clears the value of `seed`. Subsequent reads from it will return its default value.
+  public mutating func clearSeed() {self._seed = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _seed: UInt64? = nil
 }
 
 public nonisolated struct Tessera_V1_ScoredItem: Sendable {
@@ -54,9 +130,15 @@ public nonisolated struct Tessera_V1_ScoredItem: Sendable {
   /// Item id, as it appears in the data.
   public var itemID: String = String()
 
-  /// Model score (higher ranks first); for popularity answers, the item's
-  /// share of training interactions.
+  /// The policy's ranking value (higher ranks first): the model score for
+  /// greedy, the confidence bound or posterior sample for UCB and Thompson.
   public var score: Float = 0
+
+  /// True when exploration put the item in the list (greedy would not have).
+  public var explored: Bool = false
+
+  /// The model's score (user·item dot product); 0 for popularity answers.
+  public var modelScore: Float = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -71,12 +153,104 @@ public nonisolated struct Tessera_V1_RecommendResponse: Sendable {
   /// Up to k items, best first.
   public var items: [Tessera_V1_ScoredItem] = []
 
-  /// Version of the model that answered: the epoch whose parameters were used.
+  /// The training epoch of the base model that answered.
   public var modelVersion: UInt64 = 0
 
-  /// True when the user is unknown to the model and the answer is the most
-  /// popular items instead.
+  /// True when the user is unknown to the model and the answer is built from
+  /// the most popular items (plus exploration) instead.
   public var popularityFallback: Bool = false
+
+  /// Every feedback event with an offset up to this one is reflected.
+  public var feedbackOffset: UInt64 = 0
+
+  /// The policy applied and the seed it used.
+  public var policy: String = String()
+
+  public var seed: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Tessera_V1_ScoreRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The user, as in RecommendRequest.
+  public var userID: String = String()
+
+  /// Items to score (at most 10,000).
+  public var itemIds: [String] = []
+
+  /// As in RecommendRequest.
+  public var scenario: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Tessera_V1_ScoreResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// One score per requested item, in request order: the user·item dot product.
+  public var scores: [Float] = []
+
+  /// Per requested item: false when the model has no vector for it (score 0).
+  public var known: [Bool] = []
+
+  /// False when the user is unknown (all scores 0).
+  public var userKnown: Bool = false
+
+  public var modelVersion: UInt64 = 0
+
+  public var feedbackOffset: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Tessera_V1_FeedbackRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The user and the item, as ids from the data (new ids are allowed).
+  public var userID: String = String()
+
+  public var itemID: String = String()
+
+  public var event: Tessera_V1_FeedbackType = .unspecified
+
+  /// The rating for FEEDBACK_TYPE_RATING; must be finite.
+  public var value: Double = 0
+
+  /// As in RecommendRequest.
+  public var scenario: String = String()
+
+  /// When it happened, milliseconds since the Unix epoch; 0 means now. More
+  /// than a minute in the future is INVALID_ARGUMENT.
+  public var timestampMs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Tessera_V1_FeedbackResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The event's offset in the feedback log. It is durably written when this
+  /// answer arrives; a Recommend answer whose `feedback_offset` is at least
+  /// this reflects it.
+  public var offset: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -87,9 +261,13 @@ public nonisolated struct Tessera_V1_RecommendResponse: Sendable {
 
 fileprivate nonisolated let _protobuf_package = "tessera.v1"
 
+nonisolated extension Tessera_V1_FeedbackType: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FEEDBACK_TYPE_UNSPECIFIED\0\u{1}FEEDBACK_TYPE_IMPRESSION\0\u{1}FEEDBACK_TYPE_CLICK\0\u{1}FEEDBACK_TYPE_RATING\0")
+}
+
 nonisolated extension Tessera_V1_RecommendRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RecommendRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}user_id\0\u{1}k\0\u{3}exclude_item_ids\0\u{3}include_seen\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}user_id\0\u{1}k\0\u{3}exclude_item_ids\0\u{3}include_seen\0\u{1}scenario\0\u{1}policy\0\u{1}seed\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -101,12 +279,19 @@ nonisolated extension Tessera_V1_RecommendRequest: SwiftProtobuf.Message, SwiftP
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.k) }()
       case 3: try { try decoder.decodeRepeatedStringField(value: &self.excludeItemIds) }()
       case 4: try { try decoder.decodeSingularBoolField(value: &self.includeSeen) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.scenario) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.policy) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self._seed) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.userID.isEmpty {
       try visitor.visitSingularStringField(value: self.userID, fieldNumber: 1)
     }
@@ -119,6 +304,15 @@ nonisolated extension Tessera_V1_RecommendRequest: SwiftProtobuf.Message, SwiftP
     if self.includeSeen != false {
       try visitor.visitSingularBoolField(value: self.includeSeen, fieldNumber: 4)
     }
+    if !self.scenario.isEmpty {
+      try visitor.visitSingularStringField(value: self.scenario, fieldNumber: 5)
+    }
+    if !self.policy.isEmpty {
+      try visitor.visitSingularStringField(value: self.policy, fieldNumber: 6)
+    }
+    try { if let v = self._seed {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 7)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -127,6 +321,9 @@ nonisolated extension Tessera_V1_RecommendRequest: SwiftProtobuf.Message, SwiftP
     if lhs.k != rhs.k {return false}
     if lhs.excludeItemIds != rhs.excludeItemIds {return false}
     if lhs.includeSeen != rhs.includeSeen {return false}
+    if lhs.scenario != rhs.scenario {return false}
+    if lhs.policy != rhs.policy {return false}
+    if lhs._seed != rhs._seed {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -134,7 +331,7 @@ nonisolated extension Tessera_V1_RecommendRequest: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Tessera_V1_ScoredItem: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ScoredItem"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}item_id\0\u{1}score\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}item_id\0\u{1}score\0\u{1}explored\0\u{3}model_score\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -144,6 +341,8 @@ nonisolated extension Tessera_V1_ScoredItem: SwiftProtobuf.Message, SwiftProtobu
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.itemID) }()
       case 2: try { try decoder.decodeSingularFloatField(value: &self.score) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.explored) }()
+      case 4: try { try decoder.decodeSingularFloatField(value: &self.modelScore) }()
       default: break
       }
     }
@@ -156,12 +355,20 @@ nonisolated extension Tessera_V1_ScoredItem: SwiftProtobuf.Message, SwiftProtobu
     if self.score.bitPattern != 0 {
       try visitor.visitSingularFloatField(value: self.score, fieldNumber: 2)
     }
+    if self.explored != false {
+      try visitor.visitSingularBoolField(value: self.explored, fieldNumber: 3)
+    }
+    if self.modelScore.bitPattern != 0 {
+      try visitor.visitSingularFloatField(value: self.modelScore, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Tessera_V1_ScoredItem, rhs: Tessera_V1_ScoredItem) -> Bool {
     if lhs.itemID != rhs.itemID {return false}
     if lhs.score != rhs.score {return false}
+    if lhs.explored != rhs.explored {return false}
+    if lhs.modelScore != rhs.modelScore {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -169,7 +376,7 @@ nonisolated extension Tessera_V1_ScoredItem: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Tessera_V1_RecommendResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RecommendResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}items\0\u{3}model_version\0\u{3}popularity_fallback\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}items\0\u{3}model_version\0\u{3}popularity_fallback\0\u{3}feedback_offset\0\u{1}policy\0\u{1}seed\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -180,6 +387,9 @@ nonisolated extension Tessera_V1_RecommendResponse: SwiftProtobuf.Message, Swift
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.items) }()
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.modelVersion) }()
       case 3: try { try decoder.decodeSingularBoolField(value: &self.popularityFallback) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.feedbackOffset) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.policy) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.seed) }()
       default: break
       }
     }
@@ -195,6 +405,15 @@ nonisolated extension Tessera_V1_RecommendResponse: SwiftProtobuf.Message, Swift
     if self.popularityFallback != false {
       try visitor.visitSingularBoolField(value: self.popularityFallback, fieldNumber: 3)
     }
+    if self.feedbackOffset != 0 {
+      try visitor.visitSingularUInt64Field(value: self.feedbackOffset, fieldNumber: 4)
+    }
+    if !self.policy.isEmpty {
+      try visitor.visitSingularStringField(value: self.policy, fieldNumber: 5)
+    }
+    if self.seed != 0 {
+      try visitor.visitSingularUInt64Field(value: self.seed, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -202,6 +421,184 @@ nonisolated extension Tessera_V1_RecommendResponse: SwiftProtobuf.Message, Swift
     if lhs.items != rhs.items {return false}
     if lhs.modelVersion != rhs.modelVersion {return false}
     if lhs.popularityFallback != rhs.popularityFallback {return false}
+    if lhs.feedbackOffset != rhs.feedbackOffset {return false}
+    if lhs.policy != rhs.policy {return false}
+    if lhs.seed != rhs.seed {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tessera_V1_ScoreRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ScoreRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}user_id\0\u{3}item_ids\0\u{1}scenario\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.userID) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.itemIds) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.scenario) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.userID.isEmpty {
+      try visitor.visitSingularStringField(value: self.userID, fieldNumber: 1)
+    }
+    if !self.itemIds.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.itemIds, fieldNumber: 2)
+    }
+    if !self.scenario.isEmpty {
+      try visitor.visitSingularStringField(value: self.scenario, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tessera_V1_ScoreRequest, rhs: Tessera_V1_ScoreRequest) -> Bool {
+    if lhs.userID != rhs.userID {return false}
+    if lhs.itemIds != rhs.itemIds {return false}
+    if lhs.scenario != rhs.scenario {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tessera_V1_ScoreResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ScoreResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}scores\0\u{1}known\0\u{3}user_known\0\u{3}model_version\0\u{3}feedback_offset\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedFloatField(value: &self.scores) }()
+      case 2: try { try decoder.decodeRepeatedBoolField(value: &self.known) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.userKnown) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.modelVersion) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.feedbackOffset) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.scores.isEmpty {
+      try visitor.visitPackedFloatField(value: self.scores, fieldNumber: 1)
+    }
+    if !self.known.isEmpty {
+      try visitor.visitPackedBoolField(value: self.known, fieldNumber: 2)
+    }
+    if self.userKnown != false {
+      try visitor.visitSingularBoolField(value: self.userKnown, fieldNumber: 3)
+    }
+    if self.modelVersion != 0 {
+      try visitor.visitSingularUInt64Field(value: self.modelVersion, fieldNumber: 4)
+    }
+    if self.feedbackOffset != 0 {
+      try visitor.visitSingularUInt64Field(value: self.feedbackOffset, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tessera_V1_ScoreResponse, rhs: Tessera_V1_ScoreResponse) -> Bool {
+    if lhs.scores != rhs.scores {return false}
+    if lhs.known != rhs.known {return false}
+    if lhs.userKnown != rhs.userKnown {return false}
+    if lhs.modelVersion != rhs.modelVersion {return false}
+    if lhs.feedbackOffset != rhs.feedbackOffset {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tessera_V1_FeedbackRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".FeedbackRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}user_id\0\u{3}item_id\0\u{1}event\0\u{1}value\0\u{1}scenario\0\u{3}timestamp_ms\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.userID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.itemID) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.event) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.value) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.scenario) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.timestampMs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.userID.isEmpty {
+      try visitor.visitSingularStringField(value: self.userID, fieldNumber: 1)
+    }
+    if !self.itemID.isEmpty {
+      try visitor.visitSingularStringField(value: self.itemID, fieldNumber: 2)
+    }
+    if self.event != .unspecified {
+      try visitor.visitSingularEnumField(value: self.event, fieldNumber: 3)
+    }
+    if self.value.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.value, fieldNumber: 4)
+    }
+    if !self.scenario.isEmpty {
+      try visitor.visitSingularStringField(value: self.scenario, fieldNumber: 5)
+    }
+    if self.timestampMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.timestampMs, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tessera_V1_FeedbackRequest, rhs: Tessera_V1_FeedbackRequest) -> Bool {
+    if lhs.userID != rhs.userID {return false}
+    if lhs.itemID != rhs.itemID {return false}
+    if lhs.event != rhs.event {return false}
+    if lhs.value != rhs.value {return false}
+    if lhs.scenario != rhs.scenario {return false}
+    if lhs.timestampMs != rhs.timestampMs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tessera_V1_FeedbackResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".FeedbackResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}offset\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.offset) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.offset != 0 {
+      try visitor.visitSingularUInt64Field(value: self.offset, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tessera_V1_FeedbackResponse, rhs: Tessera_V1_FeedbackResponse) -> Bool {
+    if lhs.offset != rhs.offset {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -95,6 +95,10 @@ public nonisolated struct Tessera_V1_PullRequest: Sendable {
   /// Encoding of `PullResponse.values`.
   public var encoding: Tessera_V1_RowEncoding = .float32
 
+  /// Do not create unseen rows: their values come back as zeros and their
+  /// positions in `keys` are listed in `PullResponse.missing` (serving lookups).
+  public var readOnly: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -116,6 +120,9 @@ public nonisolated struct Tessera_V1_PullResponse: Sendable {
 
   /// How many of the requested rows this pull created.
   public var created: UInt64 = 0
+
+  /// With `read_only`: positions in `keys` of rows that do not exist.
+  public var missing: [UInt32] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -148,6 +155,14 @@ public nonisolated struct Tessera_V1_PushRequest: Sendable {
   /// already summed over the caller's batch (the loss gradient, not a step).
   public var gradients: Data = Data()
 
+  /// Idempotent pushes (online learning): a producer names itself and numbers
+  /// its pushes; a push whose `sequence` is not above the last one this shard
+  /// applied from the same producer to the same table is skipped and reported
+  /// as a duplicate, so a restarted producer can safely resend. Empty: no check.
+  public var producer: String = String()
+
+  public var sequence: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -160,6 +175,149 @@ public nonisolated struct Tessera_V1_PushResponse: Sendable {
 
   /// Rows updated.
   public var applied: UInt64 = 0
+
+  /// True when the push was skipped as an already applied (producer, sequence).
+  public var duplicate: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Top-scoring items of this shard for a query vector (serving).
+public nonisolated struct Tessera_V1_ScoreItemsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The item table to score, e.g. "item".
+  public var table: String = String()
+
+  /// Shard-map version, as for PullRequest.
+  public var shardMapVersion: UInt64 = 0
+
+  /// The query vector (e.g. the user's embedding), one value per dimension.
+  public var query: [Float] = []
+
+  /// How many top-scoring items to return from this shard.
+  public var k: UInt32 = 0
+
+  /// Item keys never to return (the user's seen items, the caller's exclusions).
+  public var excludeKeys: [UInt64] = []
+
+  /// Extra items for exploration: up to this many of this shard's items with the
+  /// fewest impressions, and as many drawn at random (seeded by `seed`).
+  public var explorePool: UInt32 = 0
+
+  public var seed: UInt64 = 0
+
+  /// The user's group for per-(group, item) counters.
+  public var userGroup: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One scored item with its feedback counters.
+public nonisolated struct Tessera_V1_ScoredKey: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var key: UInt64 = 0
+
+  /// Dot product of the item's vector with the query.
+  public var score: Float = 0
+
+  /// Impressions and clicks of the item, overall and within the user's group.
+  public var impressions: UInt64 = 0
+
+  public var clicks: UInt64 = 0
+
+  public var groupImpressions: UInt64 = 0
+
+  public var groupClicks: UInt64 = 0
+
+  /// True for items in the exploration pool rather than the top-k.
+  public var explorePool: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Tessera_V1_ScoreItemsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Top-k items by score (best first), then the exploration pool.
+  public var items: [Tessera_V1_ScoredKey] = []
+
+  /// The serving version of this shard's item index: bumped by every update it received.
+  public var servingVersion: UInt64 = 0
+
+  /// Items this shard serves.
+  public var catalogSize: UInt64 = 0
+
+  /// Impressions of all items on this shard (for confidence bounds).
+  public var totalImpressions: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Increments of feedback counters (impressions, clicks) for items this shard owns.
+public nonisolated struct Tessera_V1_CounterDelta: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var key: UInt64 = 0
+
+  public var userGroup: UInt32 = 0
+
+  public var impressions: UInt64 = 0
+
+  public var clicks: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Tessera_V1_UpdateCountersRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The item table the counters belong to.
+  public var table: String = String()
+
+  public var shardMapVersion: UInt64 = 0
+
+  public var deltas: [Tessera_V1_CounterDelta] = []
+
+  /// Idempotence, as for PushRequest.
+  public var producer: String = String()
+
+  public var sequence: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Tessera_V1_UpdateCountersResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var applied: UInt64 = 0
+
+  public var duplicate: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -223,6 +381,18 @@ public nonisolated struct Tessera_V1_ShardStatsResponse: Sendable {
 
   public var pushedRows: UInt64 = 0
 
+  /// Pushes and counter updates skipped as duplicates (producer, sequence) since start.
+  public var duplicatePushes: UInt64 = 0
+
+  /// Sums of the impression and click counters of this shard's items: every
+  /// feedback event is counted exactly once, whatever restarts happened.
+  public var impressions: UInt64 = 0
+
+  public var clicks: UInt64 = 0
+
+  /// Version of this shard's serving index (see ScoreItemsResponse).
+  public var servingVersion: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -238,7 +408,7 @@ nonisolated extension Tessera_V1_RowEncoding: SwiftProtobuf._ProtoNameProviding 
 
 nonisolated extension Tessera_V1_PullRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PullRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}table\0\u{3}shard_map_version\0\u{1}keys\0\u{1}encoding\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}table\0\u{3}shard_map_version\0\u{1}keys\0\u{1}encoding\0\u{3}read_only\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -250,6 +420,7 @@ nonisolated extension Tessera_V1_PullRequest: SwiftProtobuf.Message, SwiftProtob
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.shardMapVersion) }()
       case 3: try { try decoder.decodeRepeatedUInt64Field(value: &self.keys) }()
       case 4: try { try decoder.decodeSingularEnumField(value: &self.encoding) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.readOnly) }()
       default: break
       }
     }
@@ -268,6 +439,9 @@ nonisolated extension Tessera_V1_PullRequest: SwiftProtobuf.Message, SwiftProtob
     if self.encoding != .float32 {
       try visitor.visitSingularEnumField(value: self.encoding, fieldNumber: 4)
     }
+    if self.readOnly != false {
+      try visitor.visitSingularBoolField(value: self.readOnly, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -276,6 +450,7 @@ nonisolated extension Tessera_V1_PullRequest: SwiftProtobuf.Message, SwiftProtob
     if lhs.shardMapVersion != rhs.shardMapVersion {return false}
     if lhs.keys != rhs.keys {return false}
     if lhs.encoding != rhs.encoding {return false}
+    if lhs.readOnly != rhs.readOnly {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -283,7 +458,7 @@ nonisolated extension Tessera_V1_PullRequest: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Tessera_V1_PullResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PullResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}dim\0\u{1}encoding\0\u{1}values\0\u{1}created\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}dim\0\u{1}encoding\0\u{1}values\0\u{1}created\0\u{1}missing\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -295,6 +470,7 @@ nonisolated extension Tessera_V1_PullResponse: SwiftProtobuf.Message, SwiftProto
       case 2: try { try decoder.decodeSingularEnumField(value: &self.encoding) }()
       case 3: try { try decoder.decodeSingularBytesField(value: &self.values) }()
       case 4: try { try decoder.decodeSingularUInt64Field(value: &self.created) }()
+      case 5: try { try decoder.decodeRepeatedUInt32Field(value: &self.missing) }()
       default: break
       }
     }
@@ -313,6 +489,9 @@ nonisolated extension Tessera_V1_PullResponse: SwiftProtobuf.Message, SwiftProto
     if self.created != 0 {
       try visitor.visitSingularUInt64Field(value: self.created, fieldNumber: 4)
     }
+    if !self.missing.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.missing, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -321,6 +500,7 @@ nonisolated extension Tessera_V1_PullResponse: SwiftProtobuf.Message, SwiftProto
     if lhs.encoding != rhs.encoding {return false}
     if lhs.values != rhs.values {return false}
     if lhs.created != rhs.created {return false}
+    if lhs.missing != rhs.missing {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -328,7 +508,7 @@ nonisolated extension Tessera_V1_PullResponse: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Tessera_V1_PushRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PushRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}table\0\u{3}shard_map_version\0\u{1}keys\0\u{1}dim\0\u{1}encoding\0\u{1}gradients\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}table\0\u{3}shard_map_version\0\u{1}keys\0\u{1}dim\0\u{1}encoding\0\u{1}gradients\0\u{1}producer\0\u{1}sequence\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -342,6 +522,8 @@ nonisolated extension Tessera_V1_PushRequest: SwiftProtobuf.Message, SwiftProtob
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.dim) }()
       case 5: try { try decoder.decodeSingularEnumField(value: &self.encoding) }()
       case 6: try { try decoder.decodeSingularBytesField(value: &self.gradients) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.producer) }()
+      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.sequence) }()
       default: break
       }
     }
@@ -366,6 +548,12 @@ nonisolated extension Tessera_V1_PushRequest: SwiftProtobuf.Message, SwiftProtob
     if !self.gradients.isEmpty {
       try visitor.visitSingularBytesField(value: self.gradients, fieldNumber: 6)
     }
+    if !self.producer.isEmpty {
+      try visitor.visitSingularStringField(value: self.producer, fieldNumber: 7)
+    }
+    if self.sequence != 0 {
+      try visitor.visitSingularUInt64Field(value: self.sequence, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -376,6 +564,8 @@ nonisolated extension Tessera_V1_PushRequest: SwiftProtobuf.Message, SwiftProtob
     if lhs.dim != rhs.dim {return false}
     if lhs.encoding != rhs.encoding {return false}
     if lhs.gradients != rhs.gradients {return false}
+    if lhs.producer != rhs.producer {return false}
+    if lhs.sequence != rhs.sequence {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -383,7 +573,7 @@ nonisolated extension Tessera_V1_PushRequest: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Tessera_V1_PushResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PushResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}applied\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}applied\0\u{1}duplicate\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -392,6 +582,7 @@ nonisolated extension Tessera_V1_PushResponse: SwiftProtobuf.Message, SwiftProto
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.applied) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.duplicate) }()
       default: break
       }
     }
@@ -401,11 +592,315 @@ nonisolated extension Tessera_V1_PushResponse: SwiftProtobuf.Message, SwiftProto
     if self.applied != 0 {
       try visitor.visitSingularUInt64Field(value: self.applied, fieldNumber: 1)
     }
+    if self.duplicate != false {
+      try visitor.visitSingularBoolField(value: self.duplicate, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Tessera_V1_PushResponse, rhs: Tessera_V1_PushResponse) -> Bool {
     if lhs.applied != rhs.applied {return false}
+    if lhs.duplicate != rhs.duplicate {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tessera_V1_ScoreItemsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ScoreItemsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}table\0\u{3}shard_map_version\0\u{1}query\0\u{1}k\0\u{3}exclude_keys\0\u{3}explore_pool\0\u{1}seed\0\u{3}user_group\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.table) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.shardMapVersion) }()
+      case 3: try { try decoder.decodeRepeatedFloatField(value: &self.query) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.k) }()
+      case 5: try { try decoder.decodeRepeatedUInt64Field(value: &self.excludeKeys) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.explorePool) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.seed) }()
+      case 8: try { try decoder.decodeSingularUInt32Field(value: &self.userGroup) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.table.isEmpty {
+      try visitor.visitSingularStringField(value: self.table, fieldNumber: 1)
+    }
+    if self.shardMapVersion != 0 {
+      try visitor.visitSingularUInt64Field(value: self.shardMapVersion, fieldNumber: 2)
+    }
+    if !self.query.isEmpty {
+      try visitor.visitPackedFloatField(value: self.query, fieldNumber: 3)
+    }
+    if self.k != 0 {
+      try visitor.visitSingularUInt32Field(value: self.k, fieldNumber: 4)
+    }
+    if !self.excludeKeys.isEmpty {
+      try visitor.visitPackedUInt64Field(value: self.excludeKeys, fieldNumber: 5)
+    }
+    if self.explorePool != 0 {
+      try visitor.visitSingularUInt32Field(value: self.explorePool, fieldNumber: 6)
+    }
+    if self.seed != 0 {
+      try visitor.visitSingularUInt64Field(value: self.seed, fieldNumber: 7)
+    }
+    if self.userGroup != 0 {
+      try visitor.visitSingularUInt32Field(value: self.userGroup, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tessera_V1_ScoreItemsRequest, rhs: Tessera_V1_ScoreItemsRequest) -> Bool {
+    if lhs.table != rhs.table {return false}
+    if lhs.shardMapVersion != rhs.shardMapVersion {return false}
+    if lhs.query != rhs.query {return false}
+    if lhs.k != rhs.k {return false}
+    if lhs.excludeKeys != rhs.excludeKeys {return false}
+    if lhs.explorePool != rhs.explorePool {return false}
+    if lhs.seed != rhs.seed {return false}
+    if lhs.userGroup != rhs.userGroup {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tessera_V1_ScoredKey: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ScoredKey"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}score\0\u{1}impressions\0\u{1}clicks\0\u{3}group_impressions\0\u{3}group_clicks\0\u{3}explore_pool\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.key) }()
+      case 2: try { try decoder.decodeSingularFloatField(value: &self.score) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.impressions) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.clicks) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.groupImpressions) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.groupClicks) }()
+      case 7: try { try decoder.decodeSingularBoolField(value: &self.explorePool) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.key != 0 {
+      try visitor.visitSingularUInt64Field(value: self.key, fieldNumber: 1)
+    }
+    if self.score.bitPattern != 0 {
+      try visitor.visitSingularFloatField(value: self.score, fieldNumber: 2)
+    }
+    if self.impressions != 0 {
+      try visitor.visitSingularUInt64Field(value: self.impressions, fieldNumber: 3)
+    }
+    if self.clicks != 0 {
+      try visitor.visitSingularUInt64Field(value: self.clicks, fieldNumber: 4)
+    }
+    if self.groupImpressions != 0 {
+      try visitor.visitSingularUInt64Field(value: self.groupImpressions, fieldNumber: 5)
+    }
+    if self.groupClicks != 0 {
+      try visitor.visitSingularUInt64Field(value: self.groupClicks, fieldNumber: 6)
+    }
+    if self.explorePool != false {
+      try visitor.visitSingularBoolField(value: self.explorePool, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tessera_V1_ScoredKey, rhs: Tessera_V1_ScoredKey) -> Bool {
+    if lhs.key != rhs.key {return false}
+    if lhs.score != rhs.score {return false}
+    if lhs.impressions != rhs.impressions {return false}
+    if lhs.clicks != rhs.clicks {return false}
+    if lhs.groupImpressions != rhs.groupImpressions {return false}
+    if lhs.groupClicks != rhs.groupClicks {return false}
+    if lhs.explorePool != rhs.explorePool {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tessera_V1_ScoreItemsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ScoreItemsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}items\0\u{3}serving_version\0\u{3}catalog_size\0\u{3}total_impressions\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.items) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.servingVersion) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.catalogSize) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.totalImpressions) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.items.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.items, fieldNumber: 1)
+    }
+    if self.servingVersion != 0 {
+      try visitor.visitSingularUInt64Field(value: self.servingVersion, fieldNumber: 2)
+    }
+    if self.catalogSize != 0 {
+      try visitor.visitSingularUInt64Field(value: self.catalogSize, fieldNumber: 3)
+    }
+    if self.totalImpressions != 0 {
+      try visitor.visitSingularUInt64Field(value: self.totalImpressions, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tessera_V1_ScoreItemsResponse, rhs: Tessera_V1_ScoreItemsResponse) -> Bool {
+    if lhs.items != rhs.items {return false}
+    if lhs.servingVersion != rhs.servingVersion {return false}
+    if lhs.catalogSize != rhs.catalogSize {return false}
+    if lhs.totalImpressions != rhs.totalImpressions {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tessera_V1_CounterDelta: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CounterDelta"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{3}user_group\0\u{1}impressions\0\u{1}clicks\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.key) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.userGroup) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.impressions) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.clicks) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.key != 0 {
+      try visitor.visitSingularUInt64Field(value: self.key, fieldNumber: 1)
+    }
+    if self.userGroup != 0 {
+      try visitor.visitSingularUInt32Field(value: self.userGroup, fieldNumber: 2)
+    }
+    if self.impressions != 0 {
+      try visitor.visitSingularUInt64Field(value: self.impressions, fieldNumber: 3)
+    }
+    if self.clicks != 0 {
+      try visitor.visitSingularUInt64Field(value: self.clicks, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tessera_V1_CounterDelta, rhs: Tessera_V1_CounterDelta) -> Bool {
+    if lhs.key != rhs.key {return false}
+    if lhs.userGroup != rhs.userGroup {return false}
+    if lhs.impressions != rhs.impressions {return false}
+    if lhs.clicks != rhs.clicks {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tessera_V1_UpdateCountersRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UpdateCountersRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}table\0\u{3}shard_map_version\0\u{1}deltas\0\u{1}producer\0\u{1}sequence\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.table) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.shardMapVersion) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.deltas) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.producer) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.sequence) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.table.isEmpty {
+      try visitor.visitSingularStringField(value: self.table, fieldNumber: 1)
+    }
+    if self.shardMapVersion != 0 {
+      try visitor.visitSingularUInt64Field(value: self.shardMapVersion, fieldNumber: 2)
+    }
+    if !self.deltas.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.deltas, fieldNumber: 3)
+    }
+    if !self.producer.isEmpty {
+      try visitor.visitSingularStringField(value: self.producer, fieldNumber: 4)
+    }
+    if self.sequence != 0 {
+      try visitor.visitSingularUInt64Field(value: self.sequence, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tessera_V1_UpdateCountersRequest, rhs: Tessera_V1_UpdateCountersRequest) -> Bool {
+    if lhs.table != rhs.table {return false}
+    if lhs.shardMapVersion != rhs.shardMapVersion {return false}
+    if lhs.deltas != rhs.deltas {return false}
+    if lhs.producer != rhs.producer {return false}
+    if lhs.sequence != rhs.sequence {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tessera_V1_UpdateCountersResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UpdateCountersResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}applied\0\u{1}duplicate\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.applied) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.duplicate) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.applied != 0 {
+      try visitor.visitSingularUInt64Field(value: self.applied, fieldNumber: 1)
+    }
+    if self.duplicate != false {
+      try visitor.visitSingularBoolField(value: self.duplicate, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tessera_V1_UpdateCountersResponse, rhs: Tessera_V1_UpdateCountersResponse) -> Bool {
+    if lhs.applied != rhs.applied {return false}
+    if lhs.duplicate != rhs.duplicate {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -477,7 +972,7 @@ nonisolated extension Tessera_V1_TableStats: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Tessera_V1_ShardStatsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ShardStatsResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}shard_id\0\u{3}shard_map_version\0\u{1}tables\0\u{3}pull_requests\0\u{3}pulled_rows\0\u{3}push_requests\0\u{3}pushed_rows\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}shard_id\0\u{3}shard_map_version\0\u{1}tables\0\u{3}pull_requests\0\u{3}pulled_rows\0\u{3}push_requests\0\u{3}pushed_rows\0\u{3}duplicate_pushes\0\u{1}impressions\0\u{1}clicks\0\u{3}serving_version\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -492,6 +987,10 @@ nonisolated extension Tessera_V1_ShardStatsResponse: SwiftProtobuf.Message, Swif
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.pulledRows) }()
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.pushRequests) }()
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self.pushedRows) }()
+      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.duplicatePushes) }()
+      case 9: try { try decoder.decodeSingularUInt64Field(value: &self.impressions) }()
+      case 10: try { try decoder.decodeSingularUInt64Field(value: &self.clicks) }()
+      case 11: try { try decoder.decodeSingularUInt64Field(value: &self.servingVersion) }()
       default: break
       }
     }
@@ -519,6 +1018,18 @@ nonisolated extension Tessera_V1_ShardStatsResponse: SwiftProtobuf.Message, Swif
     if self.pushedRows != 0 {
       try visitor.visitSingularUInt64Field(value: self.pushedRows, fieldNumber: 7)
     }
+    if self.duplicatePushes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.duplicatePushes, fieldNumber: 8)
+    }
+    if self.impressions != 0 {
+      try visitor.visitSingularUInt64Field(value: self.impressions, fieldNumber: 9)
+    }
+    if self.clicks != 0 {
+      try visitor.visitSingularUInt64Field(value: self.clicks, fieldNumber: 10)
+    }
+    if self.servingVersion != 0 {
+      try visitor.visitSingularUInt64Field(value: self.servingVersion, fieldNumber: 11)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -530,6 +1041,10 @@ nonisolated extension Tessera_V1_ShardStatsResponse: SwiftProtobuf.Message, Swif
     if lhs.pulledRows != rhs.pulledRows {return false}
     if lhs.pushRequests != rhs.pushRequests {return false}
     if lhs.pushedRows != rhs.pushedRows {return false}
+    if lhs.duplicatePushes != rhs.duplicatePushes {return false}
+    if lhs.impressions != rhs.impressions {return false}
+    if lhs.clicks != rhs.clicks {return false}
+    if lhs.servingVersion != rhs.servingVersion {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

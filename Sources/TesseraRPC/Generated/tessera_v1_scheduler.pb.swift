@@ -43,6 +43,9 @@ public nonisolated enum Tessera_V1_Role: SwiftProtobuf.Enum, Swift.CaseIterable 
 
   /// A training worker.
   case worker // = 2
+
+  /// An online worker: learns from the feedback log while the cluster serves.
+  case onlineWorker // = 3
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -54,6 +57,7 @@ public nonisolated enum Tessera_V1_Role: SwiftProtobuf.Enum, Swift.CaseIterable 
     case 0: self = .unspecified
     case 1: self = .server
     case 2: self = .worker
+    case 3: self = .onlineWorker
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -63,6 +67,7 @@ public nonisolated enum Tessera_V1_Role: SwiftProtobuf.Enum, Swift.CaseIterable 
     case .unspecified: return 0
     case .server: return 1
     case .worker: return 2
+    case .onlineWorker: return 3
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -72,6 +77,7 @@ public nonisolated enum Tessera_V1_Role: SwiftProtobuf.Enum, Swift.CaseIterable 
     .unspecified,
     .server,
     .worker,
+    .onlineWorker,
   ]
 
 }
@@ -607,12 +613,116 @@ public nonisolated struct Tessera_V1_ShutdownResponse: Sendable {
   public init() {}
 }
 
+/// One acknowledged feedback event, as stored in the log.
+public nonisolated struct Tessera_V1_LoggedFeedback: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Position in the log (1, 2, 3, …).
+  public var offset: UInt64 = 0
+
+  /// The event as the client sent it (timestamp filled in when it was 0).
+  public var event: Tessera_V1_FeedbackRequest {
+    get {_event ?? Tessera_V1_FeedbackRequest()}
+    set {_event = newValue}
+  }
+  /// Returns true if `event` has been explicitly set.
+  public var hasEvent: Bool {self._event != nil}
+  /// Clears the value of `event`. Subsequent reads from it will return its default value.
+  public mutating func clearEvent() {self._event = nil}
+
+  /// When the scheduler received it, milliseconds since the Unix epoch.
+  public var receivedMs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _event: Tessera_V1_FeedbackRequest? = nil
+}
+
+public nonisolated struct Tessera_V1_ReadFeedbackRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// First offset wanted; waits (up to the caller's deadline) while there is none.
+  public var fromOffset: UInt64 = 0
+
+  /// At most this many events (default 512).
+  public var maxEvents: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Tessera_V1_ReadFeedbackResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var events: [Tessera_V1_LoggedFeedback] = []
+
+  /// The last durable offset of the log.
+  public var endOffset: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Where an online worker is in the log: its durable progress record.
+///
+/// A worker first records the batch it is about to apply (`inflight_*`), then
+/// pushes with `sequence = inflight_sequence` (shards skip sequences they have
+/// applied), then commits `committed_offset = inflight_last`. After a restart it
+/// redoes the in-flight batch, so no event is lost or applied twice.
+public nonisolated struct Tessera_V1_ConsumerState: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The consumer's name, e.g. "online-0".
+  public var consumer: String = String()
+
+  /// Every event up to this offset has been applied.
+  public var committedOffset: UInt64 = 0
+
+  /// The batch being applied, if `inflight_sequence` > 0.
+  public var inflightSequence: UInt64 = 0
+
+  public var inflightFirst: UInt64 = 0
+
+  public var inflightLast: UInt64 = 0
+
+  /// The last batch sequence number used.
+  public var lastSequence: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Tessera_V1_GetConsumerRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var consumer: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "tessera.v1"
 
 nonisolated extension Tessera_V1_Role: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ROLE_UNSPECIFIED\0\u{1}ROLE_SERVER\0\u{1}ROLE_WORKER\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ROLE_UNSPECIFIED\0\u{1}ROLE_SERVER\0\u{1}ROLE_WORKER\0\u{1}ROLE_ONLINE_WORKER\0")
 }
 
 nonisolated extension Tessera_V1_RegisterRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -1444,6 +1554,205 @@ nonisolated extension Tessera_V1_ShutdownResponse: SwiftProtobuf.Message, SwiftP
   }
 
   public static func ==(lhs: Tessera_V1_ShutdownResponse, rhs: Tessera_V1_ShutdownResponse) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tessera_V1_LoggedFeedback: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LoggedFeedback"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}offset\0\u{1}event\0\u{3}received_ms\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.offset) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._event) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.receivedMs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.offset != 0 {
+      try visitor.visitSingularUInt64Field(value: self.offset, fieldNumber: 1)
+    }
+    try { if let v = self._event {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if self.receivedMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.receivedMs, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tessera_V1_LoggedFeedback, rhs: Tessera_V1_LoggedFeedback) -> Bool {
+    if lhs.offset != rhs.offset {return false}
+    if lhs._event != rhs._event {return false}
+    if lhs.receivedMs != rhs.receivedMs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tessera_V1_ReadFeedbackRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReadFeedbackRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}from_offset\0\u{3}max_events\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.fromOffset) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.maxEvents) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.fromOffset != 0 {
+      try visitor.visitSingularUInt64Field(value: self.fromOffset, fieldNumber: 1)
+    }
+    if self.maxEvents != 0 {
+      try visitor.visitSingularUInt32Field(value: self.maxEvents, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tessera_V1_ReadFeedbackRequest, rhs: Tessera_V1_ReadFeedbackRequest) -> Bool {
+    if lhs.fromOffset != rhs.fromOffset {return false}
+    if lhs.maxEvents != rhs.maxEvents {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tessera_V1_ReadFeedbackResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReadFeedbackResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}events\0\u{3}end_offset\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.events) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.endOffset) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.events.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.events, fieldNumber: 1)
+    }
+    if self.endOffset != 0 {
+      try visitor.visitSingularUInt64Field(value: self.endOffset, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tessera_V1_ReadFeedbackResponse, rhs: Tessera_V1_ReadFeedbackResponse) -> Bool {
+    if lhs.events != rhs.events {return false}
+    if lhs.endOffset != rhs.endOffset {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tessera_V1_ConsumerState: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ConsumerState"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}consumer\0\u{3}committed_offset\0\u{3}inflight_sequence\0\u{3}inflight_first\0\u{3}inflight_last\0\u{3}last_sequence\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.consumer) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.committedOffset) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.inflightSequence) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.inflightFirst) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.inflightLast) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.lastSequence) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.consumer.isEmpty {
+      try visitor.visitSingularStringField(value: self.consumer, fieldNumber: 1)
+    }
+    if self.committedOffset != 0 {
+      try visitor.visitSingularUInt64Field(value: self.committedOffset, fieldNumber: 2)
+    }
+    if self.inflightSequence != 0 {
+      try visitor.visitSingularUInt64Field(value: self.inflightSequence, fieldNumber: 3)
+    }
+    if self.inflightFirst != 0 {
+      try visitor.visitSingularUInt64Field(value: self.inflightFirst, fieldNumber: 4)
+    }
+    if self.inflightLast != 0 {
+      try visitor.visitSingularUInt64Field(value: self.inflightLast, fieldNumber: 5)
+    }
+    if self.lastSequence != 0 {
+      try visitor.visitSingularUInt64Field(value: self.lastSequence, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tessera_V1_ConsumerState, rhs: Tessera_V1_ConsumerState) -> Bool {
+    if lhs.consumer != rhs.consumer {return false}
+    if lhs.committedOffset != rhs.committedOffset {return false}
+    if lhs.inflightSequence != rhs.inflightSequence {return false}
+    if lhs.inflightFirst != rhs.inflightFirst {return false}
+    if lhs.inflightLast != rhs.inflightLast {return false}
+    if lhs.lastSequence != rhs.lastSequence {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tessera_V1_GetConsumerRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetConsumerRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}consumer\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.consumer) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.consumer.isEmpty {
+      try visitor.visitSingularStringField(value: self.consumer, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tessera_V1_GetConsumerRequest, rhs: Tessera_V1_GetConsumerRequest) -> Bool {
+    if lhs.consumer != rhs.consumer {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -7,6 +7,8 @@ public enum Methods {
         public static let pull = "/tessera.v1.ParameterServer/Pull"
         public static let push = "/tessera.v1.ParameterServer/Push"
         public static let stats = "/tessera.v1.ParameterServer/Stats"
+        public static let scoreItems = "/tessera.v1.ParameterServer/ScoreItems"
+        public static let updateCounters = "/tessera.v1.ParameterServer/UpdateCounters"
     }
 
     public enum Scheduler {
@@ -19,10 +21,15 @@ public enum Methods {
         public static let reportFailure = "/tessera.v1.Scheduler/ReportFailure"
         public static let getJobStatus = "/tessera.v1.Scheduler/GetJobStatus"
         public static let shutdown = "/tessera.v1.Scheduler/Shutdown"
+        public static let readFeedback = "/tessera.v1.Scheduler/ReadFeedback"
+        public static let getConsumer = "/tessera.v1.Scheduler/GetConsumer"
+        public static let commitConsumer = "/tessera.v1.Scheduler/CommitConsumer"
     }
 
     public enum Inference {
         public static let recommend = "/tessera.v1.Inference/Recommend"
+        public static let score = "/tessera.v1.Inference/Score"
+        public static let feedback = "/tessera.v1.Inference/Feedback"
     }
 
     /// Answered inside the shim when a server enables echo (benchmarks).

@@ -3,6 +3,8 @@ public protocol ParameterServerService: Sendable {
     func pull(_ request: Tessera_V1_PullRequest, context: ServerContext) async throws -> Tessera_V1_PullResponse
     func push(_ request: Tessera_V1_PushRequest, context: ServerContext) async throws -> Tessera_V1_PushResponse
     func stats(_ request: Tessera_V1_ShardStatsRequest, context: ServerContext) async throws -> Tessera_V1_ShardStatsResponse
+    func scoreItems(_ request: Tessera_V1_ScoreItemsRequest, context: ServerContext) async throws -> Tessera_V1_ScoreItemsResponse
+    func updateCounters(_ request: Tessera_V1_UpdateCountersRequest, context: ServerContext) async throws -> Tessera_V1_UpdateCountersResponse
 }
 
 extension RPCRouter {
@@ -11,6 +13,8 @@ extension RPCRouter {
         unary(Methods.ParameterServer.pull) { try await service.pull($0, context: $1) }
         unary(Methods.ParameterServer.push) { try await service.push($0, context: $1) }
         unary(Methods.ParameterServer.stats) { try await service.stats($0, context: $1) }
+        unary(Methods.ParameterServer.scoreItems) { try await service.scoreItems($0, context: $1) }
+        unary(Methods.ParameterServer.updateCounters) { try await service.updateCounters($0, context: $1) }
     }
 }
 
@@ -32,5 +36,13 @@ public struct ParameterServerClient: Sendable {
 
     public func stats(options: CallOptions = CallOptions()) async throws -> Tessera_V1_ShardStatsResponse {
         try await channel.call(Methods.ParameterServer.stats, Tessera_V1_ShardStatsRequest(), options: options)
+    }
+
+    public func scoreItems(_ request: Tessera_V1_ScoreItemsRequest, options: CallOptions = CallOptions()) async throws -> Tessera_V1_ScoreItemsResponse {
+        try await channel.call(Methods.ParameterServer.scoreItems, request, options: options)
+    }
+
+    public func updateCounters(_ request: Tessera_V1_UpdateCountersRequest, options: CallOptions = CallOptions()) async throws -> Tessera_V1_UpdateCountersResponse {
+        try await channel.call(Methods.ParameterServer.updateCounters, request, options: options)
     }
 }

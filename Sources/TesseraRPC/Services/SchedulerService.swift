@@ -9,6 +9,9 @@ public protocol SchedulerService: Sendable {
     func reportFailure(_ request: Tessera_V1_FailureReport, context: ServerContext) async throws -> Tessera_V1_FailureAck
     func getJobStatus(_ request: Tessera_V1_JobStatusRequest, context: ServerContext) async throws -> Tessera_V1_JobStatus
     func shutdown(_ request: Tessera_V1_ShutdownRequest, context: ServerContext) async throws -> Tessera_V1_ShutdownResponse
+    func readFeedback(_ request: Tessera_V1_ReadFeedbackRequest, context: ServerContext) async throws -> Tessera_V1_ReadFeedbackResponse
+    func getConsumer(_ request: Tessera_V1_GetConsumerRequest, context: ServerContext) async throws -> Tessera_V1_ConsumerState
+    func commitConsumer(_ request: Tessera_V1_ConsumerState, context: ServerContext) async throws -> Tessera_V1_ConsumerState
 }
 
 extension RPCRouter {
@@ -23,6 +26,9 @@ extension RPCRouter {
         unary(Methods.Scheduler.reportFailure) { try await service.reportFailure($0, context: $1) }
         unary(Methods.Scheduler.getJobStatus) { try await service.getJobStatus($0, context: $1) }
         unary(Methods.Scheduler.shutdown) { try await service.shutdown($0, context: $1) }
+        unary(Methods.Scheduler.readFeedback) { try await service.readFeedback($0, context: $1) }
+        unary(Methods.Scheduler.getConsumer) { try await service.getConsumer($0, context: $1) }
+        unary(Methods.Scheduler.commitConsumer) { try await service.commitConsumer($0, context: $1) }
     }
 }
 
@@ -64,6 +70,18 @@ public struct SchedulerClient: Sendable {
 
     public func getJobStatus(options: CallOptions = CallOptions()) async throws -> Tessera_V1_JobStatus {
         try await channel.call(Methods.Scheduler.getJobStatus, Tessera_V1_JobStatusRequest(), options: options)
+    }
+
+    public func readFeedback(_ request: Tessera_V1_ReadFeedbackRequest, options: CallOptions = CallOptions()) async throws -> Tessera_V1_ReadFeedbackResponse {
+        try await channel.call(Methods.Scheduler.readFeedback, request, options: options)
+    }
+
+    public func getConsumer(_ request: Tessera_V1_GetConsumerRequest, options: CallOptions = CallOptions()) async throws -> Tessera_V1_ConsumerState {
+        try await channel.call(Methods.Scheduler.getConsumer, request, options: options)
+    }
+
+    public func commitConsumer(_ request: Tessera_V1_ConsumerState, options: CallOptions = CallOptions()) async throws -> Tessera_V1_ConsumerState {
+        try await channel.call(Methods.Scheduler.commitConsumer, request, options: options)
     }
 
     public func shutdown(reason: String, options: CallOptions = CallOptions()) async throws {
