@@ -30,6 +30,10 @@ public final class Launcher: Sendable {
         /// The user of the final query; nil lets the scheduler pick a test user.
         public var queryUser: String?
         public var queryK = 10
+        /// Ask the final Recommend query once training is done.
+        public var finalQuery = true
+        /// Keep the terminal quiet: the scheduler's progress goes to its log, and the launcher prints only failures.
+        public var quiet = false
 
         public init(executable: String, configPath: String, overrides: [ConfigOverride], config: ClusterConfig,
                     runDirectory: String) {
@@ -62,6 +66,7 @@ public final class Launcher: Sendable {
     }
 
     private func say(_ text: String) {
+        guard !plan.quiet else { return }
         FileHandle.standardOutput.write(Data(("[launch] " + text + "\n").utf8))
     }
 
@@ -104,7 +109,11 @@ public final class Launcher: Sendable {
         var queried = false
         var exitCode: Int32 = 0
         var lastStatusPoll = ContinuousClock.now
+        var restarts: [String: Int] = [:]
     }
+
+    /// Times the launcher restarts one online worker before treating its death as fatal.
+    static let maxOnlineRestarts = 5
 
     private func supervise(_ state: inout Supervision) async throws -> Int32 {
         let parent = "\(getpid())"
@@ -112,7 +121,7 @@ public final class Launcher: Sendable {
         try? FileManager.default.removeItem(atPath: readyFile)
         let scheduler = try spawn(name: "scheduler", arguments: ["scheduler", plan.configPath] + plan.overrides.flatMap { ["--set", "\($0.path)=\($0.value)"] }
                                     + plan.outputs + ["--ready-file", readyFile, "--state-dir", "\(plan.runDirectory)/state"],
-                                  log: "scheduler.log", inheritStdout: true, parent: parent)
+                                  log: "scheduler.log", inheritStdout: !plan.quiet, parent: parent)
         state.scheduler = scheduler
         state.children.append(scheduler)
 
@@ -160,6 +169,17 @@ public final class Launcher: Sendable {
                         state.exitCode = state.stopping && state.exitCode != 0 ? state.exitCode : 1
                     }
                     state.stopping = true
+                } else if !state.stopping, child.name.hasPrefix("online worker"),
+                          let index = state.children.firstIndex(where: { $0 === child }),
+                          state.restarts[child.name, default: 0] < Self.maxOnlineRestarts {
+                    // Online workers keep their progress in the scheduler's log: restart them in place.
+                    state.restarts[child.name, default: 0] += 1
+                    say("\(child.name) (pid \(child.pid)) \(how); restarting it (\(state.restarts[child.name, default: 0]) of \(Self.maxOnlineRestarts))")
+                    let id = child.name.split(separator: " ").last.map(String.init) ?? "0"
+                    state.children[index] = try spawn(name: child.name,
+                                                      arguments: ["worker", "--online", "--scheduler", address, "--id", id],
+                                                      log: "online-\(id).log", parent: parent)
+                    continue
                 } else if !state.stopping && !(child.name.hasPrefix("worker") && how.isSuccess) {
                     complain("\(child.name) (pid \(child.pid)) \(how)\(tail(of: child))")
                     state.exitCode = 1
@@ -196,7 +216,7 @@ public final class Launcher: Sendable {
                 switch status.state {
                 case .serving:
                     state.queried = true
-                    await query(address: address, sampleUser: status.sampleUserID)
+                    if plan.finalQuery { await query(address: address, sampleUser: status.sampleUserID) }
                     if plan.serve {
                         say("serving at \(address) until Ctrl-C: tessera query --scheduler \(address) --user \(plan.queryUser ?? status.sampleUserID) -k 10")
                     } else {

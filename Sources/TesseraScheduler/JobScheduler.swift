@@ -45,6 +45,8 @@ public actor JobScheduler: SchedulerService {
     private var barrierWaiters = Waitlist<UInt64, UInt64>()
     private var taskWaiters = Waitlist<UInt32, Tessera_V1_Task>()
     private var parameters: ShardedParameterClient?
+    private let stateDirectory: String
+    private var epochsTrained = 0
     private var context: Task<EvaluationContext, Error>?
     private var loadedContext: EvaluationContext?
     private var servingStarted = false
@@ -67,21 +69,38 @@ public actor JobScheduler: SchedulerService {
     private var exitCode: Int32?
     private var exitWaiters: [CheckedContinuation<Int32, Never>] = []
 
-    /// - Parameter stateDirectory: where the feedback log and consumer states live (kept across restarts).
-    public init(config: ClusterConfig, stateDirectory: String, outputs: Outputs = Outputs(), console: Console = Console(),
-                logger: Logger) throws {
+    /// - Parameters:
+    ///   - stateDirectory: where the feedback log, consumer states and job state live (kept across restarts).
+    ///   - recover: continue the job recorded in `stateDirectory` (same run id, members and shard map):
+    ///     serving and online learning resume; offline training is not repeated.
+    public init(config: ClusterConfig, stateDirectory: String, recover: Bool = false, outputs: Outputs = Outputs(),
+                console: Console = Console(), logger: Logger) throws {
         self.config = config
         self.outputs = outputs
         self.console = console
         self.logger = logger
         self.started = clock.now
-        runID = "\(config.name)-\(UInt64(Date().timeIntervalSince1970))-\(UInt32.random(in: 0...UInt32.max))"
+        self.stateDirectory = stateDirectory
+        let recorded: JobState? = recover ? try DurableState(path: JobState.path(in: stateDirectory)).load(JobState.self) : nil
+        if recover && recorded == nil {
+            throw RPCError(.failedPrecondition, "--recover: no job is recorded in \(stateDirectory) (job.json is missing)")
+        }
+        runID = recorded?.runID ?? "\(config.name)-\(UInt64(Date().timeIntervalSince1970))-\(UInt32.random(in: 0...UInt32.max))"
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         configJSON = try encoder.encode(config)
         coordinator = TrainingCoordinator(config: config)
         feedback = try FeedbackHub(directory: stateDirectory, onlineWorkers: config.online.workers, fsync: config.online.fsync)
         inference = try OnlineServing(config: config, hub: feedback, logger: logger)
+        if let recorded {
+            coordinator.restore(servers: recorded.servers, onlineWorkers: recorded.onlineWorkers, routing: recorded.routing, now: 0)
+            parameters = try ShardedParameterClient(routing: recorded.routing)
+            epochsTrained = recorded.epochsTrained
+            inference.setModelVersion(UInt64(recorded.epochsTrained))
+            finalReportDone = true
+            summary.state = "recovered"
+            console.line("recovered run \(runID) from \(stateDirectory): \(recorded.servers.count) shards, \(recorded.onlineWorkers.count) online workers, \(recorded.epochsTrained) epochs trained\(recorded.trainingFinished ? "" : " (offline training had not finished; it is not resumed)")")
+        }
         summary.job = config.name
         summary.runID = runID
         let userTable = config.table(named: config.model.userTable)
@@ -146,6 +165,7 @@ public actor JobScheduler: SchedulerService {
         response.clusterConfigJson = configJSON
         response.runID = runID
         apply(directives)
+        if role == .onlineWorker { saveJobState() }
         return response
     }
 
@@ -304,6 +324,7 @@ public actor JobScheduler: SchedulerService {
                     return
                 }
                 summary.timings.membersReadySeconds = now
+                saveJobState()
                 startServingIfReady()
                 console.line("shards: \(routing.shardIDs.count) registered (\(routing.shardIDs.map { routing.addresses[$0] ?? "?" }.joined(separator: ", "))); shard map version \(routing.version)")
                 mapWaiters.resumeAll { _ in routing }
@@ -477,6 +498,8 @@ public actor JobScheduler: SchedulerService {
         }
         // Recommend serves the live parameters; its answers name the epochs trained so far.
         inference.setModelVersion(UInt64(epoch))
+        epochsTrained = epoch
+        saveJobState()
         var record = RunSummary.Epoch()
         record.epoch = epoch
         record.examples = epochExamples
@@ -539,7 +562,21 @@ public actor JobScheduler: SchedulerService {
         }
         writeSummary()
         finalReportDone = true
+        saveJobState()
         console.line("serving Recommend from the live model (epoch \(summary.epochs.last?.epoch ?? 0)\(config.online.workers > 0 ? " and online updates" : ""))")
+    }
+
+    /// Records what a restarted scheduler needs (`--recover`).
+    private func saveJobState() {
+        guard let routing = coordinator.routing else { return }
+        let state = JobState(runID: runID, servers: coordinator.servers, onlineWorkers: coordinator.onlineWorkers,
+                             routingVersion: routing.version, virtualNodes: routing.ring.virtualNodes, ringSeed: routing.ring.seed,
+                             epochsTrained: epochsTrained, trainingFinished: coordinator.phase == .finished)
+        do {
+            try DurableState(path: JobState.path(in: stateDirectory)).save(state)
+        } catch {
+            logger.error("cannot save the job state", metadata: ["error": "\(error)"])
+        }
     }
 
     private func writeSummary() {

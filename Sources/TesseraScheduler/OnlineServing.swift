@@ -31,6 +31,9 @@ public final class OnlineServing: InferenceService {
     private let model = Mutex<Model?>(nil)
     /// Items each user interacted with: training data, then clicks.
     private let seen = Mutex<[UInt64: Set<UInt64>]>([:])
+    /// Items with interactions in the training data. Others (new items) are unknown to the
+    /// model: their scores are not trusted, so policies rank them by their feedback alone.
+    private let knownItems = Mutex<Set<UInt64>>([])
     private let modelVersion = Atomic<UInt64>(0)
     private let inFlight = Atomic<Int>(0)
     private let requests = Atomic<UInt64>(0)
@@ -53,6 +56,7 @@ public final class OnlineServing: InferenceService {
         for interaction in data.train { history[interaction.user, default: []].insert(interaction.item) }
         for click in clicks { history[click.user, default: []].insert(click.item) }
         seen.withLock { $0 = history }
+        knownItems.withLock { $0 = Set(data.train.map(\.item)) }
         model.withLock {
             $0 = Model(parameters: parameters, items: data.items, popularity: Popularity(items: data.items, train: data.train),
                        names: data.names)
@@ -106,11 +110,14 @@ public final class OnlineServing: InferenceService {
 
         var candidates: [ExplorationCandidate] = []
         var totalImpressions = 0.0
+        let knownItems = self.knownItems.withLock { $0 }
         for answer in answers {
             totalImpressions += Double(answer.totalImpressions)
             for item in answer.items {
+                // A score means something only for a known user and an item with evidence.
+                let trusted = known && knownItems.contains(item.key)
                 candidates.append(ExplorationCandidate(
-                    item: item.key, modelScore: known || !item.explorePool ? item.score : nil,
+                    item: item.key, modelScore: trusted ? item.score : nil,
                     source: item.explorePool ? .pool : .model,
                     impressions: Double(item.impressions), clicks: Double(item.clicks),
                     groupImpressions: Double(item.groupImpressions), groupClicks: Double(item.groupClicks)))

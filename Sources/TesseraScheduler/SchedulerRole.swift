@@ -12,6 +12,8 @@ public struct SchedulerRole: Sendable {
     public var readyFile: String?
     /// The feedback log and consumer states: kept across restarts of the scheduler.
     public var stateDirectory: String
+    /// Continue the job recorded in `stateDirectory` instead of starting a new one.
+    public var recover = false
 
     public init(config: ClusterConfig, stateDirectory: String, outputs: JobScheduler.Outputs = .init(), readyFile: String? = nil) {
         self.config = config
@@ -35,8 +37,8 @@ public struct SchedulerRole: Sendable {
 
     /// Binds the port, starts the job and returns at once.
     public func start(logger: Logger, console: Console = Console()) async throws -> Running {
-        let scheduler = try JobScheduler(config: config, stateDirectory: stateDirectory, outputs: outputs, console: console,
-                                         logger: logger)
+        let scheduler = try JobScheduler(config: config, stateDirectory: stateDirectory, recover: recover, outputs: outputs,
+                                         console: console, logger: logger)
         var router = RPCRouter()
         router.register(scheduler)
         router.register(scheduler.inference)

@@ -65,6 +65,8 @@ struct OnlineLearner {
     let dim: Int
     var state: Tessera_V1_ConsumerState
     var rng: SplitMix64
+    /// How long to keep retrying the scheduler (it may be restarting) before giving up.
+    var patience: Duration { .seconds(2 * config.scheduler.heartbeatTimeout) }
 
     init(session: MemberSession, logger: Logger) async throws {
         self.session = session
@@ -84,7 +86,10 @@ struct OnlineLearner {
         sampler = NegativeSampler(items: data.items, train: data.train)
         var request = Tessera_V1_GetConsumerRequest()
         request.consumer = consumer
-        state = try await session.scheduler.getConsumer(request)
+        let scheduler = session.scheduler
+        let patience = Duration.seconds(2 * config.scheduler.heartbeatTimeout)
+        let ask = request
+        state = try await retryingTransient(for: patience) { try await scheduler.getConsumer(ask) }
         state.consumer = consumer
         rng = SplitMix64(seed: Hashing.combine(config.training.seed, Hashing.hash(consumer)))
         logger.info("online learning", metadata: [
@@ -107,8 +112,12 @@ struct OnlineLearner {
             request.fromOffset = state.committedOffset + 1
             request.maxEvents = UInt32(config.online.batchSize)
             let response: Tessera_V1_ReadFeedbackResponse
+            let scheduler = session.scheduler
             do {
-                response = try await session.scheduler.readFeedback(request, options: CallOptions(timeout: .seconds(2)))
+                let ask = request
+                response = try await retryingTransient(for: patience) {
+                    try await scheduler.readFeedback(ask, options: CallOptions(timeout: .seconds(2)))
+                }
             } catch let error as RPCError where error.code == .deadlineExceeded {
                 continue
             }
@@ -119,7 +128,8 @@ struct OnlineLearner {
             intent.inflightFirst = first
             intent.inflightLast = last
             intent.lastSequence = sequence
-            state = try await session.scheduler.commitConsumer(intent)
+            let recorded = intent
+            state = try await retryingTransient(for: patience) { try await scheduler.commitConsumer(recorded) }
             try await apply(response.events, sequence: sequence)
             try await commit(through: last)
         }
@@ -133,7 +143,11 @@ struct OnlineLearner {
             var request = Tessera_V1_ReadFeedbackRequest()
             request.fromOffset = next
             request.maxEvents = UInt32(min(Int(last - next + 1), 4096))
-            let response = try await session.scheduler.readFeedback(request, options: CallOptions(timeout: .seconds(10)))
+            let scheduler = session.scheduler
+            let ask = request
+            let response = try await retryingTransient(for: patience) {
+                try await scheduler.readFeedback(ask, options: CallOptions(timeout: .seconds(10)))
+            }
             guard let lastRead = response.events.last?.offset else {
                 throw RPCError(.dataLoss, "the feedback log ends before offset \(next) of the batch being redone")
             }
@@ -149,7 +163,9 @@ struct OnlineLearner {
         done.inflightSequence = 0
         done.inflightFirst = 0
         done.inflightLast = 0
-        state = try await session.scheduler.commitConsumer(done)
+        let scheduler = session.scheduler
+        let committed = done
+        state = try await retryingTransient(for: patience) { try await scheduler.commitConsumer(committed) }
     }
 
     /// Learns from this worker's share of `events` (its users), tagged with `sequence`.
@@ -211,5 +227,19 @@ struct OnlineLearner {
     private struct GroupItem: Hashable {
         var group: UInt32
         var item: UInt64
+    }
+}
+
+/// Runs `call`, retrying UNAVAILABLE (a restarting scheduler) with backoff for up to `patience`.
+func retryingTransient<R: Sendable>(for patience: Duration, _ call: @Sendable () async throws -> R) async throws -> R {
+    let deadline = ContinuousClock.now + patience
+    var delay = Duration.milliseconds(50)
+    while true {
+        do {
+            return try await call()
+        } catch let error as RPCError where error.code == .unavailable && ContinuousClock.now < deadline {
+            try await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(1))
+        }
     }
 }

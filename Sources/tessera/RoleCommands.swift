@@ -65,12 +65,16 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(help: "Directory of the durable feedback log and online workers' progress (kept across restarts).")
     var stateDir = "tessera-state"
 
+    @Flag(help: "Continue the job recorded in --state-dir after a scheduler restart: same run, members and shard map; serving and online learning resume.")
+    var recover = false
+
     func run() async throws {
         let logger = try logging.bootstrap(label: "tessera.scheduler")
         let resolved = try config.load()
-        let role = SchedulerRole(config: resolved, stateDirectory: absolute(stateDir),
+        var role = SchedulerRole(config: resolved, stateDirectory: absolute(stateDir),
                                  outputs: outputs.files,
                                  readyFile: readyFile)
+        role.recover = recover
         let running = try await role.start(logger: logger)
         let signals = SignalRouter { signal in
             Task { await running.scheduler.stop(reason: signal == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)") }

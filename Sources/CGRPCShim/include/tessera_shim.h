@@ -1,9 +1,12 @@
 /*
  * tessera_shim.h — a plain-C face over the C++ gRPC library (Debian's libgrpc++ 1.51).
  *
- * The shim moves bytes: every method is a generic unary call whose request and
+ * The shim moves bytes: every method is a generic call whose request and
  * response are serialized protobuf messages, so the shim knows no message type
  * and one small API serves every service. Serialization happens in Swift.
+ * Methods are unary, except the ones a server names as streams: those are
+ * bidirectional streams answered one response per request message (see
+ * "Stream methods" below).
  *
  * Rules of this boundary (no stable API is promised beyond Tessera itself):
  *   - Every symbol carries the `tsr_` prefix; handles are opaque structs.
@@ -61,10 +64,13 @@ typedef struct tsr_server tsr_server;
 typedef struct tsr_server_call tsr_server_call;
 
 /*
- * Called once for every incoming call, on a gRPC thread. The callee takes the
- * call and must end it exactly once, from any thread, with
+ * Called once for every incoming unary call, on a gRPC thread. The callee takes
+ * the call and must end it exactly once, from any thread, with
  * `tsr_server_call_respond` or `tsr_server_call_fail`; until then the request
  * bytes stay valid.
+ *
+ * For a stream method it is called once per event of the call instead (see
+ * "Stream methods" below), always with the same call handle.
  */
 typedef void (*tsr_server_handler)(void *context, tsr_server_call *call);
 
@@ -77,6 +83,11 @@ typedef struct tsr_server_options {
     /* Answer `/tessera.bench.v1.Echo/Echo` inside the shim, without calling the
        handler: the raw cost of gRPC for a payload, for benchmarks. */
     int32_t enable_echo;
+    /* Full method names ("/pkg.Service/Method") served as bidirectional streams,
+       one response per request message; every other method is unary. The
+       strings are copied by tsr_server_start. May be NULL when the count is 0. */
+    const char *const *stream_methods;
+    int32_t stream_method_count;
 } tsr_server_options;
 
 /*
@@ -118,6 +129,52 @@ void tsr_server_call_respond(tsr_server_call *call, const uint8_t *response, siz
 
 /* Ends the call with `code` (not TSR_OK) and `message`. The call handle is gone afterwards. */
 void tsr_server_call_fail(tsr_server_call *call, tsr_code code, const char *message);
+
+/*
+ * Stream methods (`tsr_server_options.stream_methods`).
+ *
+ * The shim reads the client's messages one at a time. Each one is an event: the
+ * handler is called with the call, `tsr_server_call_has_message` is 1 and
+ * `tsr_server_call_request` holds the message. The callee answers it exactly
+ * once, from any thread, with one of
+ *   - `tsr_server_call_write`:   send the response and keep the stream open;
+ *                                once it is sent the shim reads the next message;
+ *   - `tsr_server_call_respond`: send the response and end the call with OK;
+ *   - `tsr_server_call_fail`:    end the call with an error.
+ * When the client has sent its last message (it half-closed), or the call broke
+ * (the client cancelled, the deadline passed, a response could not be sent), the
+ * handler is called one last time with `tsr_server_call_has_message` 0; the
+ * callee must then end the call, normally with `tsr_server_call_finish`.
+ *
+ * Lifetimes: the call handle is the callee's from the first event until it ends
+ * the call, and stays valid all that time: the shim never ends a stream call on
+ * its own once it has handed it over. The request bytes of a message are valid
+ * until that message is answered. Between events (after a write, before the
+ * next event) the callee may query the call (metadata, deadline, cancellation)
+ * but must not answer or end it: events are strictly sequential, so ending a
+ * call only while an event is unanswered means no event can race with the end.
+ * Answers and ends attempted outside that span are ignored.
+ */
+
+/* 1 when this event carries a request message; 0 when the stream's input ended.
+   Always 1 for a unary call. */
+int32_t tsr_server_call_has_message(const tsr_server_call *call);
+
+/* Answers the current stream message with `response` (copied) and keeps the
+   stream open. On a unary call it is `tsr_server_call_respond`. At the end of
+   input (no message to answer) it ends the call with TSR_INTERNAL. */
+void tsr_server_call_write(tsr_server_call *call, const uint8_t *response, size_t length);
+
+/* Ends a stream call with OK and no further message: the answer to the end of
+   input. If the input ended because a message could not be read, the call ends
+   with that error instead. On a unary call (which must carry a response) it
+   ends the call with TSR_INTERNAL. The call handle is gone afterwards. */
+void tsr_server_call_finish(tsr_server_call *call);
+
+/* A pointer the callee keeps with a stream call, e.g. its own per-call state;
+   NULL until set. The shim never reads it. Thread-safe. */
+void tsr_server_call_set_user_data(tsr_server_call *call, void *data);
+void *tsr_server_call_user_data(const tsr_server_call *call);
 
 /* ───────────────────────────── client ───────────────────────────── */
 

@@ -38,7 +38,7 @@ public struct TrainingCoordinator: Sendable {
     }
 
     /// One registered process.
-    public struct Member: Sendable, Equatable {
+    public struct Member: Sendable, Equatable, Codable {
         public var role: MemberRole
         public var id: UInt32
         public var address: String
@@ -54,7 +54,7 @@ public struct TrainingCoordinator: Sendable {
         }
     }
 
-    public enum MemberRole: String, Sendable, Equatable {
+    public enum MemberRole: String, Sendable, Equatable, Codable {
         case server, worker
         case onlineWorker = "online worker"
     }
@@ -124,7 +124,8 @@ public struct TrainingCoordinator: Sendable {
         }
         let members = self.members(role)
         let noun = role == .server ? "shards" : "\(role.rawValue)s"
-        guard members.count < capacity else {
+        let replacing = role == .onlineWorker && requestedID.map { id in members.contains { $0.id == id } } == true
+        guard members.count < capacity || replacing else {
             throw Refusal(reason: .full, message: "all \(capacity) \(noun) have registered; is a second cluster using this scheduler?")
         }
         let taken = Set(members.map(\.id))
@@ -134,7 +135,12 @@ public struct TrainingCoordinator: Sendable {
                 throw Refusal(reason: .outOfRange, message: "requested_id: \(role.rawValue) id \(requestedID) is out of range; this job has \(capacity) \(noun) (ids 0...\(capacity - 1))")
             }
             if let holder = members.first(where: { $0.id == requestedID }) {
-                throw Refusal(reason: .full, message: "requested_id: \(holder.name) already holds id \(requestedID)")
+                // An online worker keeps no state of its own (its progress is in the
+                // feedback log), so a restarted one takes over its old id.
+                guard role == .onlineWorker else {
+                    throw Refusal(reason: .full, message: "requested_id: \(holder.name) already holds id \(requestedID)")
+                }
+                onlineWorkers.removeAll { $0.id == requestedID }
             }
             id = requestedID
         } else {
@@ -215,6 +221,16 @@ public struct TrainingCoordinator: Sendable {
         // Once everyone has joined, loading may legitimately take long; heartbeats watch it.
         guard servers.count < shardCount || workers.count < workerCount || onlineWorkers.count < onlineWorkerCount else { return [] }
         return fail("only \(servers.count) of \(shardCount) shards, \(workers.count) of \(workerCount) workers and \(onlineWorkers.count) of \(onlineWorkerCount) online workers registered in time")
+    }
+
+    /// Continues a recorded job after the scheduler restarted: the same members
+    /// and shard map, serving only (offline training is not repeated).
+    public mutating func restore(servers: [Member], onlineWorkers: [Member], routing: ShardRouting, now: Double) {
+        self.servers = servers.map { var member = $0; member.lastSeen = now; member.toldToStop = false; return member }
+        self.onlineWorkers = onlineWorkers.map { var member = $0; member.lastSeen = now; member.toldToStop = false; return member }
+        self.workers = []
+        self.routing = routing
+        phase = .finished
     }
 
     // MARK: Training

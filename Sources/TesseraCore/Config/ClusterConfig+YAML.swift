@@ -181,6 +181,7 @@ extension SyntheticSpec {
         temperature = Float(try node.double("temperature", default: Double(temperature), in: 1e-6...1e6))
         popularityAlpha = Float(try node.double("popularity_alpha", default: Double(popularityAlpha), in: 0...10))
         seed = UInt64(try node.int("seed", default: Int(seed), in: 0...Int.max))
+        newItems = try node.int("new_items", default: newItems, in: 0...100_000_000)
         try node.rejectUnknownKeys()
         do {
             try validate()

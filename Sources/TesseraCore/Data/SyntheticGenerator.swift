@@ -79,7 +79,7 @@ public struct SyntheticGenerator: Sendable {
                 chosen.swapAt(index, rng.nextInt(below: index + 1))
             }
             var time = Self.firstTimestamp + Int64(rng.nextInt(below: 30 * 86_400))
-            for row in chosen {
+            for row in chosen where !spec.isNew(item: UInt64(row + 1)) {
                 interactions.append(Interaction(user: user, item: UInt64(row + 1), timestamp: time))
                 time += 60 + Int64(rng.nextInt(below: 2 * 86_400))
             }

@@ -31,6 +31,10 @@ public struct SyntheticSpec: Sendable, Hashable, Codable {
     public var popularityAlpha: Float
     /// Seed of everything random; same spec, same data.
     public var seed: UInt64
+    /// The last `newItems` item ids (`items - newItems + 1 … items`) are new:
+    /// they are in the catalogue but have no interactions in the data, as
+    /// freshly added items would (for exploration experiments). 0 by default.
+    public var newItems: Int = 0
 
     public init(
         users: Int = 1000,
@@ -72,11 +76,17 @@ public struct SyntheticSpec: Sendable, Hashable, Codable {
         try check(
             popularityAlpha >= 0 && popularityAlpha.isFinite,
             "popularityAlpha must be a finite number >= 0, got \(popularityAlpha)")
+        try check(newItems >= 0 && newItems < items, "newItems must be in 0..<items, got \(newItems)")
+    }
+
+    /// Whether `item` is one of the new items (no interactions in the data).
+    public func isNew(item: UInt64) -> Bool {
+        newItems > 0 && item > UInt64(items - newItems) && item <= UInt64(items)
     }
 
     private enum CodingKeys: String, CodingKey {
         case users, items, interactionsPerUser, minInteractionsPerUser, clusters, latentDim
-        case noise, temperature, popularityAlpha, seed
+        case noise, temperature, popularityAlpha, seed, newItems
     }
 
     public init(from decoder: any Decoder) throws {
@@ -95,5 +105,6 @@ public struct SyntheticSpec: Sendable, Hashable, Codable {
             popularityAlpha: try c.decodeIfPresent(Float.self, forKey: .popularityAlpha) ?? d.popularityAlpha,
             seed: try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
         )
+        newItems = try c.decodeIfPresent(Int.self, forKey: .newItems) ?? 0
     }
 }

@@ -7,11 +7,15 @@
 /// without a score never) become model candidates; `explorePoolCount(k)` more
 /// items form the pool: a third the least-shown items (cold), a third the
 /// items with the best `clicks/(impressions + 2)` so far (hot), and the rest
-/// drawn uniformly, none of them model candidates; the ranker picks k of them; clicks
-/// are drawn from the population; the item and (group, item) counters are
-/// updated; and the round is recorded against the oracle's best k of all
-/// items. Users may see an item again (no exclusion). Users belong to
-/// `groups` groups by a hash of their key.
+/// drawn uniformly, none of them model candidates; the ranker picks k of
+/// them; clicks are drawn from the population; the item and (group, item)
+/// counters are updated; and the round is recorded against the oracle's best
+/// k of all items. Users may see an item again (no exclusion). Users belong
+/// to `groups` groups, by a hash of their key unless the caller assigns them.
+///
+/// Without the hot source an item the model cannot score (or scores low)
+/// would return to the candidates only by chance once it has left the cold
+/// end, and no policy could exploit what it learned about it.
 ///
 /// The user sequence, the pool draws and the click draws come from separate
 /// streams of `seed`, so different policies meet the same users in the same

@@ -53,6 +53,7 @@ public final class ServingIndex: @unchecked Sendable {
     private var rows: [UInt64: Int32] = [:]
     private var counters: [UInt64: Counter] = [:]
     private var impressionsByRow: [UInt64] = []
+    private var clicksByRow: [UInt64] = []
     private var groupCounters: [GroupKey: Counter] = [:]
     private var totalImpressions: UInt64 = 0
     private var totalClicks: UInt64 = 0
@@ -115,6 +116,7 @@ public final class ServingIndex: @unchecked Sendable {
                         keys.append(key)
                         vectors.append(contentsOf: repeatElement(0, count: dim))
                         impressionsByRow.append(counters[key]?.impressions ?? 0)
+                        clicksByRow.append(counters[key]?.clicks ?? 0)
                     }
                     vectors.withUnsafeMutableBufferPointer { target in
                         (target.baseAddress! + row * dim).update(from: source.baseAddress! + i * dim, count: dim)
@@ -142,7 +144,10 @@ public final class ServingIndex: @unchecked Sendable {
                 groupCounters[groupKey] = groupCounter
                 totalImpressions += delta.impressions
                 totalClicks += delta.clicks
-                if let row = rows[delta.key] { impressionsByRow[Int(row)] = counter.impressions }
+                if let row = rows[delta.key] {
+                    impressionsByRow[Int(row)] = counter.impressions
+                    clicksByRow[Int(row)] = counter.clicks
+                }
             }
             appliedVersion += 1
             return appliedVersion
@@ -161,8 +166,10 @@ public final class ServingIndex: @unchecked Sendable {
     /// - Parameters:
     ///   - query: `dim` values.
     ///   - excluding: keys never returned.
-    ///   - explorePool: up to this many items with the fewest impressions, and
-    ///     as many drawn at random with `seed`, none of them in the top-k.
+    ///   - explorePool: up to this many items from each of three sources, none
+    ///     in the top-k: the least shown (fewest impressions), the best observed
+    ///     click rate ((clicks + 1) / (impressions + 2), so items that proved
+    ///     themselves come back), and a uniform draw seeded by `seed`.
     ///   - group: the user group whose counters are returned beside the item's.
     public func score(query: [Float], k: Int, excluding: [UInt64], explorePool: Int, seed: UInt64, group: UInt32) -> Result {
         precondition(query.count == dim, "the query has \(query.count) values; the index has dimension \(dim)")
@@ -189,25 +196,39 @@ public final class ServingIndex: @unchecked Sendable {
 
             var taken = Set(top.map(\.index))
             for row in excluded { taken.insert(Int(row)) }
-            // The least-shown items: negate impressions so TopK finds the smallest counts.
-            var coldness = impressionsByRow.map { -Float($0) }
-            let takenRows = taken.map { Int32($0) }.sorted()
-            let cold = coldness.withUnsafeMutableBufferPointer { coldness in
-                takenRows.withUnsafeBufferPointer { TopK.select(UnsafeBufferPointer(coldness), k: explorePool, excluding: $0) }
-            }
-            for item in cold {
-                taken.insert(item.index)
-                result.items.append(scored(row: item.index, score: scores[item.index], group: group, pool: true))
-            }
             var rng = SplitMix64(seed: seed)
-            var attempts = 0
-            var drawn = 0
-            while drawn < explorePool && taken.count < n && attempts < 8 * explorePool {
-                attempts += 1
-                let row = rng.nextInt(below: n)
-                guard taken.insert(row).inserted else { continue }
-                result.items.append(scored(row: row, score: scores[row], group: group, pool: true))
-                drawn += 1
+            // Least shown: negate impressions so TopK finds the smallest counts; a
+            // random fraction breaks ties, so equally unseen items take turns.
+            let cold = impressionsByRow.map { -Float($0) - rng.nextUnitFloat() * 0.5 }
+            // Best observed click rate, smoothed.
+            let hot = zip(clicksByRow, impressionsByRow).map { Float(Double($0 + 1) / Double($1 + 2)) }
+            for ranking in [cold, hot] {
+                let takenRows = taken.map { Int32($0) }.sorted()
+                let picked = ranking.withUnsafeBufferPointer { ranking in
+                    takenRows.withUnsafeBufferPointer { TopK.select(ranking, k: explorePool, excluding: $0) }
+                }
+                for item in picked {
+                    taken.insert(item.index)
+                    result.items.append(scored(row: item.index, score: scores[item.index], group: group, pool: true))
+                }
+            }
+            // A uniform draw without replacement from the rows not taken yet.
+            if taken.count * 2 > n {
+                // Mostly taken: list what is left and draw from it.
+                var left = (0..<n).filter { !taken.contains($0) }
+                for _ in 0..<min(explorePool, left.count) {
+                    let row = left.remove(at: rng.nextInt(below: left.count))
+                    result.items.append(scored(row: row, score: scores[row], group: group, pool: true))
+                }
+            } else {
+                // Mostly free: rejection sampling finishes in a few draws on average.
+                var drawn = 0
+                while drawn < explorePool && taken.count < n {
+                    let row = rng.nextInt(below: n)
+                    guard taken.insert(row).inserted else { continue }
+                    result.items.append(scored(row: row, score: scores[row], group: group, pool: true))
+                    drawn += 1
+                }
             }
             return result
         }

@@ -205,8 +205,9 @@ public nonisolated struct Tessera_V1_ScoreItemsRequest: Sendable {
   /// Item keys never to return (the user's seen items, the caller's exclusions).
   public var excludeKeys: [UInt64] = []
 
-  /// Extra items for exploration: up to this many of this shard's items with the
-  /// fewest impressions, and as many drawn at random (seeded by `seed`).
+  /// Extra items for exploration: up to this many from each of three sources,
+  /// none in the top-k: the fewest impressions, the best observed click rate
+  /// ((clicks + 1) / (impressions + 2)), and a uniform draw seeded by `seed`.
   public var explorePool: UInt32 = 0
 
   public var seed: UInt64 = 0

@@ -168,3 +168,31 @@ import TesseraCore
         #expect(directives.first == .fail(reason: "no worker has any training examples; check the data settings"))
     }
 }
+
+extension TrainingCoordinatorTests {
+    @Test func aRestartedOnlineWorkerTakesOverItsID() throws {
+        var c = TrainingCoordinator(shards: 1, workers: 1, onlineWorkers: 1, epochs: 1, batchSize: 10, ring: RingSettings())
+        _ = try c.register(role: .onlineWorker, address: "", pid: 5, host: "h", requestedID: 0, now: 0)
+        let again = try c.register(role: .onlineWorker, address: "", pid: 6, host: "h", requestedID: 0, now: 1)
+        #expect(again.id == 0)
+        #expect(c.onlineWorkers.map(\.pid) == [6])
+        // Other roles keep their ids exclusive.
+        _ = try c.register(role: .worker, address: "", pid: 7, host: "h", requestedID: 0, now: 1)
+        #expect(throws: TrainingCoordinator.Refusal.self) {
+            _ = try c.register(role: .worker, address: "", pid: 8, host: "h", requestedID: 0, now: 1)
+        }
+    }
+
+    @Test func restoredJobServesWithTheRecordedMembers() throws {
+        var c = coordinator()
+        _ = try c.register(role: .server, address: "a:1", pid: 1, host: "a", now: 0)
+        _ = try c.register(role: .server, address: "b:2", pid: 2, host: "b", now: 0)
+        let routing = try #require(c.routing)
+        var restored = coordinator()
+        restored.restore(servers: c.servers, onlineWorkers: [], routing: routing, now: 50)
+        #expect(restored.phase == .finished)
+        #expect(restored.routing == routing)
+        #expect(try restored.heartbeat(role: .server, id: 1, now: 51).stop == false)
+        #expect(restored.checkLiveness(now: 52, timeout: 10).isEmpty)
+    }
+}

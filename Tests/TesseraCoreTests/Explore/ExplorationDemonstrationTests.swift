@@ -121,7 +121,8 @@ import TesseraCore
         let scenario = try Self.scenario(newItems: 0, boost: 0, noise: 0.5)
         let runs = try Self.regrets(scenario, seed: 1, rounds: 1000, policies: [.greedy, .ucb, .thompson])
         let greedy = try #require(runs[.greedy]?.regret)
-        print("exploration control, cumulative regret after 1000 rounds: " + runs.keys.sorted { $0.rawValue < $1.rawValue }
+        let policies = runs.keys.sorted { $0.rawValue < $1.rawValue }
+        print("exploration control, cumulative regret after 1000 rounds: " + policies
             .map { "\($0.rawValue) \(String(format: "%.0f", runs[$0]?.regret ?? 0))" }.joined(separator: ", "))
         #expect(try #require(runs[.ucb]?.regret) > greedy)
         #expect(try #require(runs[.thompson]?.regret) > greedy)

@@ -58,9 +58,11 @@ import TesseraCore
         let top = result.items.filter { !$0.explorePool }.map(\.key)
         let pool = result.items.filter(\.explorePool).map(\.key)
         #expect(top == [5, 3])
-        // Item 6 has no impressions: it is the coldest; a random one joins it.
+        // Item 6 has no impressions: it is the coldest. Item 1 has the best observed
+        // click rate of the rest ((0+1)/(100+2)); a random one joins them.
         #expect(pool.first == 6)
-        #expect(pool.count == 2)
+        #expect(pool.dropFirst().first == 1)
+        #expect(pool.count == 3)
         #expect(Set(pool).isDisjoint(with: [5, 3, 4]))
         // Seeded: the same seed draws the same pool.
         let again = index.score(query: [1, 0], k: 2, excluding: [4], explorePool: 1, seed: 3, group: 0)

@@ -1,0 +1,78 @@
+import Foundation
+import Synchronization
+import TesseraRPC
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A cluster launched from code (benchmarks, simulations): started, trained
+/// until it serves, used over gRPC, then stopped.
+public final class LocalCluster: Sendable {
+    /// The scheduler's "host:port".
+    public let address: String
+    public let runDirectory: String
+    private let launcher: Launcher
+    private let supervision: Task<Int32, Never>
+
+    private init(address: String, runDirectory: String, launcher: Launcher, supervision: Task<Int32, Never>) {
+        self.address = address
+        self.runDirectory = runDirectory
+        self.launcher = launcher
+        self.supervision = supervision
+    }
+
+    /// Launches `plan` quietly and returns once the scheduler serves (offline training done).
+    ///
+    /// Throws if the cluster fails or does not serve within `timeout`; nothing is left running then.
+    public static func start(_ plan: Launcher.Plan, timeout: Duration = .seconds(600)) async throws -> LocalCluster {
+        var plan = plan
+        plan.serve = true
+        plan.finalQuery = false
+        plan.quiet = true
+        let launcher = Launcher(plan: plan)
+        let ended = Ended()
+        let supervision = Task {
+            let code = await launcher.run()
+            ended.flag.store(true, ordering: .releasing)
+            return code
+        }
+        let readyFile = "\(plan.runDirectory)/scheduler.address"
+        let deadline = ContinuousClock.now + timeout
+        var address: String?
+        var client: SchedulerClient?
+        while ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(200))
+            if ended.flag.load(ordering: .acquiring) {
+                let code = await supervision.value
+                throw LaunchError("the cluster stopped (status \(code)) before it served; logs in \(plan.runDirectory)")
+            }
+            if address == nil, let text = try? String(contentsOfFile: readyFile, encoding: .utf8), !text.isEmpty {
+                address = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                client = SchedulerClient(channel: try GRPCChannel(target: address ?? ""))
+            }
+            if let client, let status = try? await client.getJobStatus(options: CallOptions(timeout: .seconds(2))) {
+                if status.state == .serving, let address {
+                    return LocalCluster(address: address, runDirectory: plan.runDirectory, launcher: launcher, supervision: supervision)
+                }
+                if status.state == .failed {
+                    launcher.deliver(signal: SIGTERM)
+                    _ = await supervision.value
+                    throw LaunchError("the cluster failed: \(status.message) (logs in \(plan.runDirectory))")
+                }
+            }
+        }
+        launcher.deliver(signal: SIGTERM)
+        _ = await supervision.value
+        throw LaunchError("the cluster did not start serving within \(timeout) (logs in \(plan.runDirectory))")
+    }
+
+    /// Stops every process and waits for them.
+    public func stop() async {
+        launcher.deliver(signal: SIGTERM)
+        _ = await supervision.value
+    }
+}
+
+private final class Ended: Sendable {
+    let flag = Atomic<Bool>(false)
+}
