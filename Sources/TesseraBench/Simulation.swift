@@ -46,6 +46,9 @@ public struct Simulation: Sendable {
         public var regret: RegretSummary
         /// Share of shown items the policy marked explored.
         public var exploredShare: Double
+        /// Share of impressions that went to new items, and their click rate.
+        public var newItemShare: Double
+        public var newItemClickRate: Double
         public var replay: ReplayEstimate?
         public var seconds: Double
     }
@@ -79,7 +82,7 @@ public struct Simulation: Sendable {
             progress("\(policy.rawValue): launching a fresh cluster")
             var result = try await withCluster(config: config, tag: "\(policy.rawValue)-regret") { address in
                 try await regret(policy: policy, address: address, population: population, trainItems: trainItems,
-                                 users: (1...UInt64(spec.users)).map { $0 }, progress: progress)
+                                 users: (1...UInt64(spec.users)).map { $0 }, isNew: spec.isNew(item:), progress: progress)
             }
             if settings.replayEvents > 0 {
                 result.replay = try await withCluster(config: config, tag: "\(policy.rawValue)-replay") { address in
@@ -87,7 +90,7 @@ public struct Simulation: Sendable {
                 }
             }
             result.seconds = (ContinuousClock.now - started).seconds
-            progress("\(policy.rawValue): regret \(String(format: "%.1f", result.regret.regret)), clicks \(Int(result.regret.reward)), explored \(String(format: "%.1f%%", 100 * result.exploredShare))" + (result.replay.flatMap { $0.value }.map { String(format: ", replay CTR %.4f", $0) } ?? ""))
+            progress("\(policy.rawValue): regret \(String(format: "%.1f", result.regret.regret)), clicks \(Int(result.regret.reward)), explored \(String(format: "%.1f%%", 100 * result.exploredShare)), new items \(String(format: "%.1f%% of impressions, CTR %.3f", 100 * result.newItemShare, result.newItemClickRate))" + (result.replay.flatMap { $0.value }.map { String(format: ", replay CTR %.4f", $0) } ?? ""))
             results.append(result)
         }
         return results
@@ -126,14 +129,14 @@ public struct Simulation: Sendable {
 
     /// Rounds of Recommend → clicks → Feedback; regret against the best k eligible items.
     private func regret(policy: ExplorationPolicy, address: String, population: SimulatedPopulation,
-                        trainItems: [UInt64: Set<UInt64>], users: [UInt64],
+                        trainItems: [UInt64: Set<UInt64>], users: [UInt64], isNew: (UInt64) -> Bool,
                         progress: @Sendable (String) -> Void) async throws -> PolicyResult {
         let client = InferenceClient(channel: try GRPCChannel(target: address))
         var tracker = RegretTracker(plannedRounds: settings.rounds)
         var userRNG = SplitMix64(seed: Hashing.combine(settings.seed, 1))
         var clickRNG = SplitMix64(seed: Hashing.combine(settings.seed, 2))
         var clicked: [UInt64: Set<UInt64>] = [:]
-        var explored = 0, shown = 0
+        var explored = 0, shown = 0, newShown = 0, newClicks = 0
         for round in 1...settings.rounds {
             let user = users[userRNG.nextInt(below: users.count)]
             var request = Tessera_V1_RecommendRequest()
@@ -158,12 +161,18 @@ public struct Simulation: Sendable {
                 try await group.waitForAll()
             }
             for (item, click) in zip(items, clicks) where click { clicked[user, default: []].insert(item) }
+            for (item, click) in zip(items, clicks) where isNew(item) {
+                newShown += 1
+                if click { newClicks += 1 }
+            }
             if round % max(1, settings.rounds / 5) == 0 {
                 progress("  \(policy.rawValue): round \(round)/\(settings.rounds), regret \(String(format: "%.1f", tracker.regret))")
             }
         }
         return PolicyResult(policy: policy.rawValue, regret: tracker.summary,
-                            exploredShare: shown > 0 ? Double(explored) / Double(shown) : 0, replay: nil, seconds: 0)
+                            exploredShare: shown > 0 ? Double(explored) / Double(shown) : 0,
+                            newItemShare: shown > 0 ? Double(newShown) / Double(shown) : 0,
+                            newItemClickRate: newShown > 0 ? Double(newClicks) / Double(newShown) : 0, replay: nil, seconds: 0)
     }
 
     /// The replay estimate of `policy`'s click rate on a uniformly logged stream over a fixed arm set.

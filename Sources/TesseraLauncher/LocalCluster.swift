@@ -21,10 +21,19 @@ public final class LocalCluster: Sendable {
         self.supervision = supervision
     }
 
-    /// Launches `plan` quietly and returns once the scheduler serves (offline training done).
+    /// When `start` returns.
+    public enum Readiness: Sendable {
+        /// Offline training is done and the scheduler serves the final model.
+        case trained
+        /// Recommend answers (offline training may still run: serving under training load).
+        case serving
+    }
+
+    /// Launches `plan` quietly and returns once it is `ready`.
     ///
-    /// Throws if the cluster fails or does not serve within `timeout`; nothing is left running then.
-    public static func start(_ plan: Launcher.Plan, timeout: Duration = .seconds(600)) async throws -> LocalCluster {
+    /// Throws if the cluster fails or is not ready within `timeout`; nothing is left running then.
+    public static func start(_ plan: Launcher.Plan, ready: Readiness = .trained,
+                             timeout: Duration = .seconds(600)) async throws -> LocalCluster {
         var plan = plan
         plan.serve = true
         plan.finalQuery = false
@@ -50,6 +59,9 @@ public final class LocalCluster: Sendable {
                 address = text.trimmingCharacters(in: .whitespacesAndNewlines)
                 client = SchedulerClient(channel: try GRPCChannel(target: address ?? ""))
             }
+            if ready == .serving, let address, await answersRecommend(address) {
+                return LocalCluster(address: address, runDirectory: plan.runDirectory, launcher: launcher, supervision: supervision)
+            }
             if let client, let status = try? await client.getJobStatus(options: CallOptions(timeout: .seconds(2))) {
                 if status.state == .serving, let address {
                     return LocalCluster(address: address, runDirectory: plan.runDirectory, launcher: launcher, supervision: supervision)
@@ -64,6 +76,14 @@ public final class LocalCluster: Sendable {
         launcher.deliver(signal: SIGTERM)
         _ = await supervision.value
         throw LaunchError("the cluster did not start serving within \(timeout) (logs in \(plan.runDirectory))")
+    }
+
+    private static func answersRecommend(_ address: String) async -> Bool {
+        guard let channel = try? GRPCChannel(target: address) else { return false }
+        var request = Tessera_V1_RecommendRequest()
+        request.userID = "1"
+        request.k = 1
+        return (try? await InferenceClient(channel: channel).recommend(request, options: CallOptions(timeout: .seconds(2)))) != nil
     }
 
     /// Stops every process and waits for them.

@@ -6,7 +6,7 @@ import TesseraBench
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks, each beside its baselines in the same run.",
-        subcommands: [PushPull.self])
+        subcommands: [PushPull.self, RecommendBench.self, FreshnessBench.self, IngestBench.self])
 }
 
 struct PushPull: AsyncParsableCommand {
@@ -68,4 +68,122 @@ struct PushPull: AsyncParsableCommand {
         }
         return values.compactMap { $0 }
     }
+}
+
+struct RecommendBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "recommend",
+        abstract: "Recommend latency (p50/p99, one request in flight) and QPS over gRPC, per catalogue size.",
+        discussion: "Each size trains a small cluster whose item table holds that many items, then times greedy top-k Recommend calls. --export-vectors writes the same item and query vectors for bench/faiss_recommend.py.")
+
+    @Option(help: "Catalogue sizes, comma-separated.")
+    var items = "10000,100000,1000000"
+
+    @Option(help: "Shards.")
+    var shards = 2
+
+    @Option(help: "Row dimension.")
+    var dim = 64
+
+    @Option(name: .short, help: "Items per Recommend.")
+    var k = 10
+
+    @Option(help: "Timed requests (one in flight).")
+    var queries = 2000
+
+    @Option(help: "Requests in flight for the QPS measurement.")
+    var concurrency = 8
+
+    @Option(help: "Seconds of the QPS measurement.")
+    var seconds = 5.0
+
+    @Option(help: "Write items.f32, queries.f32 and meta.json per size under this folder.")
+    var exportVectors: String?
+
+    @Option(help: "Also write the results as JSON.")
+    var json: String?
+
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        _ = try logging.bootstrap(label: "tessera.bench")
+        let sizes = items.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !sizes.isEmpty, sizes.allSatisfy({ $0 > 0 }) else { throw ValidationError("--items: expected positive integers") }
+        let bench = ServingBench(executable: selfExecutable(), workDirectory: absolute("runs/bench-\(Int(Date().timeIntervalSince1970))"))
+        var results: [ServingBench.RecommendResult] = []
+        for size in sizes {
+            results.append(try await bench.recommend(items: size, shards: shards, dim: dim, k: k, queries: queries,
+                                                     concurrency: concurrency, seconds: seconds,
+                                                     exportVectors: exportVectors.map(absolute)) { print($0) })
+        }
+        print("")
+        print("   items  shards   p50 ms   p90 ms   p99 ms  mean ms   QPS(1)   QPS(\(concurrency))")
+        for r in results {
+            print(String(format: "%8d %7d %8.3f %8.3f %8.3f %8.3f %8.0f %8.0f", r.items, r.shards, r.latency.p50, r.latency.p90,
+                         r.latency.p99, r.latency.mean, 1000 / max(r.latency.mean, 1e-9), r.qps))
+        }
+        try writeJSON(results, to: json)
+    }
+}
+
+struct FreshnessBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "freshness",
+        abstract: "Time from a Feedback click to the first Recommend answer that reflects it, while offline training runs.")
+
+    @OptionGroup var config: ConfigOptions
+
+    @Option(help: "Clicks to time.")
+    var samples = 200
+
+    @Option(help: "Also write the results as JSON.")
+    var json: String?
+
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        _ = try logging.bootstrap(label: "tessera.bench")
+        let bench = ServingBench(executable: selfExecutable(), workDirectory: absolute("runs/bench-\(Int(Date().timeIntervalSince1970))"))
+        let result = try await bench.freshness(configPath: absolute(config.config), overrides: try config.overrides(),
+                                               samples: samples) { print($0) }
+        try writeJSON(result, to: json)
+    }
+}
+
+struct IngestBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest",
+        abstract: "Acknowledged Feedback events per second (durable log with group-committed fsyncs).")
+
+    @OptionGroup var config: ConfigOptions
+
+    @Option(help: "Clients sending at once.")
+    var concurrency = 64
+
+    @Option(help: "Seconds to send.")
+    var seconds = 10.0
+
+    @Option(help: "Also write the results as JSON.")
+    var json: String?
+
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        _ = try logging.bootstrap(label: "tessera.bench")
+        let bench = ServingBench(executable: selfExecutable(), workDirectory: absolute("runs/bench-\(Int(Date().timeIntervalSince1970))"))
+        let result = try await bench.ingest(configPath: absolute(config.config), overrides: try config.overrides(),
+                                            concurrency: concurrency, seconds: seconds) { print($0) }
+        try writeJSON(result, to: json)
+    }
+}
+
+func selfExecutable() -> String {
+    URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+}
+
+func writeJSON<T: Encodable>(_ value: T, to path: String?) throws {
+    guard let path else { return }
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try encoder.encode(value).write(to: URL(fileURLWithPath: path))
 }

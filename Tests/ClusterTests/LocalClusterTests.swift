@@ -145,10 +145,15 @@ enum PythonClient {
     }
 
     static func run(python: String, address: String, user: String, k: Int, in directory: URL) throws -> String {
+        try run(script: "examples/python/recommend.py", python: python,
+                arguments: ["--scheduler", address, "--user", user, "-k", "\(k)"])
+    }
+
+    /// Runs a script of the repository with `python`; records a failure if it exits non-zero.
+    static func run(script: String, python: String, arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [Harness.root.appendingPathComponent("examples/python/recommend.py").path,
-                             "--scheduler", address, "--user", user, "-k", "\(k)"]
+        process.arguments = [Harness.root.appendingPathComponent(script).path] + arguments
         let output = Pipe()
         let errors = Pipe()
         process.standardOutput = output
@@ -158,7 +163,7 @@ enum PythonClient {
         let errorData = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         let text = String(decoding: data, as: UTF8.self)
-        #expect(process.terminationStatus == 0, "python client failed: \(String(decoding: errorData, as: UTF8.self))")
+        #expect(process.terminationStatus == 0, "\(script) failed: \(String(decoding: errorData, as: UTF8.self))")
         return text
     }
 }

@@ -116,7 +116,10 @@ public struct TrainingCoordinator: Sendable {
     /// else the lowest free id.
     public mutating func register(role: MemberRole, address: String, pid: Int64, host: String, requestedID: UInt32? = nil,
                                   now: Double) throws(Refusal) -> (id: UInt32, directives: [Directive]) {
-        if isOver { throw Refusal(reason: .over, message: "the job is over (\(phaseDescription)); not admitting members") }
+        // After offline training the cluster still serves: an online worker may (re)join then.
+        if isOver && !(role == .onlineWorker && phase == .finished) {
+            throw Refusal(reason: .over, message: "the job is over (\(phaseDescription)); not admitting members")
+        }
         let capacity = switch role {
         case .server: shardCount
         case .worker: workerCount

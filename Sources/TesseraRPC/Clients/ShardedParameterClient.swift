@@ -190,13 +190,13 @@ public final class ShardedParameterClient: Sendable {
 
     /// Asks every shard for its top-`k` items against `query` plus an exploration pool.
     ///
-    /// `exclude` keys are sent only to the shard that owns each. Answers come back by shard id.
+    /// `exclude` keys are sent only to the shard that owns each. Answers come back in shard-id order.
     public func scoreItems(table: String, query: [Float], k: Int, exclude: [UInt64], explorePool: Int, seed: UInt64,
                            userGroup: UInt32, options: CallOptions? = nil) async throws -> [Tessera_V1_ScoreItemsResponse] {
         let (routing, clients) = state.withLock { ($0.routing, $0.clients) }
         var excludeByShard: [UInt32: [UInt64]] = [:]
         for key in exclude { excludeByShard[routing.ring.shard(for: key), default: []].append(key) }
-        return try await withThrowingTaskGroup(of: Tessera_V1_ScoreItemsResponse.self) { group in
+        return try await withThrowingTaskGroup(of: (UInt32, Tessera_V1_ScoreItemsResponse).self) { group in
             for shard in routing.shardIDs {
                 guard let client = clients[shard] else { continue }
                 var message = Tessera_V1_ScoreItemsRequest()
@@ -210,11 +210,12 @@ public final class ShardedParameterClient: Sendable {
                 message.userGroup = userGroup
                 let callOptions = options ?? self.callOptions
                 let sent = message
-                group.addTask { try await client.scoreItems(sent, options: callOptions) }
+                group.addTask { (shard, try await client.scoreItems(sent, options: callOptions)) }
             }
-            var answers: [Tessera_V1_ScoreItemsResponse] = []
+            // In shard order, whatever order they arrive in, so answers are reproducible.
+            var answers: [(UInt32, Tessera_V1_ScoreItemsResponse)] = []
             for try await answer in group { answers.append(answer) }
-            return answers
+            return answers.sorted { $0.0 < $1.0 }.map(\.1)
         }
     }
 

@@ -173,13 +173,21 @@ extension TrainingCoordinatorTests {
     @Test func aRestartedOnlineWorkerTakesOverItsID() throws {
         var c = TrainingCoordinator(shards: 1, workers: 1, onlineWorkers: 1, epochs: 1, batchSize: 10, ring: RingSettings())
         _ = try c.register(role: .onlineWorker, address: "", pid: 5, host: "h", requestedID: 0, now: 0)
+        _ = try c.register(role: .worker, address: "", pid: 7, host: "h", requestedID: 0, now: 1)
         let again = try c.register(role: .onlineWorker, address: "", pid: 6, host: "h", requestedID: 0, now: 1)
         #expect(again.id == 0)
         #expect(c.onlineWorkers.map(\.pid) == [6])
+        // It may rejoin after offline training too, while the cluster serves.
+        _ = try c.register(role: .server, address: "a:1", pid: 1, host: "a", now: 0)
+        _ = c.schedulerDataReady()
+        _ = c.workerLoaded(id: 0, examples: 5, now: 1)
+        _ = c.workerFinished(id: 0, epoch: 1, now: 2)
+        _ = c.evaluationFinished(epoch: 1, stop: false)
+        #expect(c.phase == .finished)
+        #expect(try c.register(role: .onlineWorker, address: "", pid: 9, host: "h", requestedID: 0, now: 3).id == 0)
         // Other roles keep their ids exclusive.
-        _ = try c.register(role: .worker, address: "", pid: 7, host: "h", requestedID: 0, now: 1)
         #expect(throws: TrainingCoordinator.Refusal.self) {
-            _ = try c.register(role: .worker, address: "", pid: 8, host: "h", requestedID: 0, now: 1)
+            _ = try c.register(role: .worker, address: "", pid: 8, host: "h", requestedID: 0, now: 4)
         }
     }
 
