@@ -160,6 +160,18 @@ public struct ServingBench: Sendable {
             itemVectors += try await parameters.lookup(table: "item", keys: chunk, dim: dim).rows
         }
         let queryVectors = try await parameters.lookup(table: "user", keys: users, dim: dim).rows
+        // Tessera's own answers for the first queries, as 0-based item rows, to check against exact search.
+        let client = InferenceClient(channel: try GRPCChannel(target: cluster.address))
+        var answers: [[Int]] = []
+        for user in users.prefix(5) {
+            var request = Tessera_V1_RecommendRequest()
+            request.userID = String(user)
+            request.k = UInt32(k)
+            request.policy = "greedy"
+            request.includeSeen = true
+            answers.append(try await client.recommend(request).items.compactMap { Int($0.itemID).map { $0 - 1 } })
+        }
+        try JSONEncoder().encode(answers).write(to: URL(fileURLWithPath: "\(directory)/tessera_top10.json"))
         try itemVectors.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: "\(directory)/items.f32")) }
         try queryVectors.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: "\(directory)/queries.f32")) }
         // Item i of the file is key i + 1.

@@ -25,7 +25,7 @@ public struct Simulation: Sendable {
         public var k = 5
         /// Preference units added to the new items' true preference: how much
         /// better fresh items are than their (absent) history suggests.
-        public var newItemBoost: Float = 4
+        public var newItemBoost: Float = 8
         /// Seed of users, clicks and the replay log.
         public var seed: UInt64 = 1
         /// Logged events for the replay estimator; 0 skips it.

@@ -26,7 +26,7 @@ struct Simulate: AsyncParsableCommand {
     var k = 5
 
     @Option(help: "How much better (preference units) new items truly are than their empty history says.")
-    var newItemBoost: Float = 4
+    var newItemBoost: Float = 8
 
     @Option(help: "Logged events for the replay estimator (0 skips it).")
     var replayEvents = 0
