@@ -288,6 +288,30 @@ import Glibc
         let late = await refusal { _ = try await client.recommend(hurried, options: CallOptions(timeout: .nanoseconds(1))) }
         #expect(late?.code == .deadlineExceeded)
 
+        // A burst of clicks on an item moves it up the user's list, within a bounded time.
+        var list = Tessera_V1_RecommendRequest()
+        list.userID = "5"
+        list.k = 20
+        list.includeSeen = true
+        let before = try await client.recommend(list).items.map(\.itemID)
+        let target = before[12]
+        let burstStart = ContinuousClock.now
+        for _ in 0..<8 {
+            var click = Tessera_V1_FeedbackRequest()
+            click.userID = "5"
+            click.itemID = target
+            click.event = .click
+            let ack = try await client.feedback(click)
+            while try await client.recommend(list).feedbackOffset < ack.offset, ContinuousClock.now - burstStart < .seconds(20) {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+        }
+        let burst = ContinuousClock.now - burstStart
+        let after = try await client.recommend(list).items.map(\.itemID)
+        let newRank = after.firstIndex(of: target) ?? Int.max
+        #expect(newRank < 12, "item \(target) was 13th of user 5's list and is \(newRank == Int.max ? "gone" : "\(newRank + 1)th") after 8 clicks")
+        #expect(burst < .seconds(20), "8 clicks took \(burst) to be reflected")
+
         // Still serving normally.
         var request = Tessera_V1_RecommendRequest()
         request.userID = "1"

@@ -40,8 +40,8 @@ enum PythonScript {
         let stdoutFile = directory.appendingPathComponent("stdout")
         let stderrFile = directory.appendingPathComponent("stderr")
         try source.write(to: script, atomically: true, encoding: .utf8)
-        FileManager.default.createFile(atPath: stdoutFile.path, contents: nil)
-        FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stdoutFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
         let stdout = try FileHandle(forWritingTo: stdoutFile)
         let stderr = try FileHandle(forWritingTo: stderrFile)
         defer {
