@@ -55,7 +55,9 @@ public struct PushPullBench: Sendable {
     public func run(logger: Logger, progress: @Sendable (Result) -> Void) async throws -> [Result] {
         var results: [Result] = []
         for shards in settings.shardCounts {
-            try await withCluster(shards: shards, logger: logger) { routing in
+            let table = TableSpec(name: "bench", dim: settings.dim, optimizer: .adagrad(learningRate: 0.01),
+                                  initializer: .normal(std: 0.01), seed: 1)
+            try await ShardCluster.run(shards: shards, table: table, executable: settings.executable, logger: logger) { routing, _ in
                 let client = try ShardedParameterClient(routing: routing, encoding: settings.encoding)
                 try await warm(client)
                 let echo = try GRPCChannel(target: routing.addresses[routing.shardIDs[0]] ?? "")
@@ -69,52 +71,6 @@ public struct PushPullBench: Sendable {
             }
         }
         return results
-    }
-
-    // MARK: Cluster
-
-    /// Starts an in-process scheduler and `shards` shard processes, runs `body`, and stops them all.
-    private func withCluster(shards: Int, logger: Logger, _ body: (ShardRouting) async throws -> Void) async throws {
-        var config = ClusterConfig()
-        config.name = "bench"
-        config.shards = shards
-        config.workers = 1  // never joins: the bench drives the shards itself
-        config.scheduler.registrationTimeout = 86_400
-        config.scheduler.heartbeatTimeout = 60
-        config.data.synthetic = SyntheticSpec(users: 20, items: 20, interactionsPerUser: 5, seed: 1)
-        config.tables = [TableSpec(name: "bench", dim: settings.dim, optimizer: .adagrad(learningRate: 0.01),
-                                   initializer: .normal(std: 0.01), seed: 1)]
-        config.model.userTable = "bench"
-        config.model.itemTable = "bench"
-        let state = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-bench-state-\(getpid())-\(shards)").path
-        let running = try await SchedulerRole(config: config, stateDirectory: state).start(logger: logger, console: Console(enabled: false))
-        let logs = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-bench-\(getpid())")
-        try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
-        var children: [ChildProcess] = []
-        do {
-            for id in 0..<shards {
-                children.append(try ChildProcess(
-                    name: "server \(id)", executable: settings.executable,
-                    arguments: ["server", "--scheduler", running.server.address, "--id", "\(id)", "--bench-echo"],
-                    logPath: logs.appendingPathComponent("server-\(id).log").path,
-                    environment: ["TESSERA_PARENT_PID": "\(getpid())"]) { _, _ in })
-            }
-            let scheduler = SchedulerClient(channel: try GRPCChannel(target: running.server.address))
-            let map = try await scheduler.getShardMap(Tessera_V1_ShardMapRequest(), options: CallOptions(timeout: .seconds(60)))
-            try await body(try ShardRouting(map))
-        } catch {
-            for child in children { child.send(SIGKILL) }
-            await running.scheduler.stop(reason: "benchmark failed")
-            _ = await running.wait()
-            throw error
-        }
-        await running.scheduler.stop(reason: "benchmark done")
-        _ = await running.wait()
-        let deadline = ContinuousClock.now + .seconds(5)
-        while children.contains(where: { $0.terminated == nil }) && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        for child in children where child.terminated == nil { child.send(SIGKILL) }
     }
 
     /// Creates every row of the key space, so timing measures reads and updates, not row creation.

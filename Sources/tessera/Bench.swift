@@ -2,11 +2,12 @@ import ArgumentParser
 import Foundation
 import Logging
 import TesseraBench
+import TesseraCore
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks, each beside its baselines in the same run.",
-        subcommands: [PushPull.self, RecommendBench.self, FreshnessBench.self, IngestBench.self])
+        subcommands: [PushPull.self, RecommendBench.self, FreshnessBench.self, IngestBench.self, ScaleCommand.self])
 }
 
 struct PushPull: AsyncParsableCommand {
@@ -186,4 +187,45 @@ func writeJSON<T: Encodable>(_ value: T, to path: String?) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     try encoder.encode(value).write(to: URL(fileURLWithPath: path))
+}
+
+struct ScaleCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scale",
+        abstract: "Create and train one large table across shard processes; memory per row against the raw bytes of row and optimizer state.")
+
+    @Option(help: "Rows of the table.")
+    var rows = 10_000_000
+
+    @Option(help: "Shard processes.")
+    var shards = 4
+
+    @Option(help: "Row dimension.")
+    var dim = 32
+
+    @Option(help: "Optimizer: sgd, adagrad, adam or ftrl.")
+    var optimizer = "adagrad"
+
+    @Option(help: "Also write the result as JSON.")
+    var json: String?
+
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        let logger = try logging.bootstrap(label: "tessera.bench")
+        let spec: OptimizerSpec
+        switch optimizer {
+        case "sgd": spec = .sgd(learningRate: 0.01)
+        case "adagrad": spec = .adagrad(learningRate: 0.01)
+        case "adam": spec = .adam(learningRate: 0.001)
+        case "ftrl": spec = .ftrl(alpha: 0.05)
+        default: throw ValidationError("--optimizer: expected sgd, adagrad, adam or ftrl, got '\(optimizer)'")
+        }
+        let result = try await ScaleBench(executable: selfExecutable()).run(rows: rows, shards: shards, dim: dim, optimizer: spec,
+                                                                            logger: logger) { print($0) }
+        print(String(format: "%d rows of dim %d (%@) on %d shards: raw %d B/row; table %.1f B/row (%.3fx); resident growth %.1f B/row (%.3fx); created in %.1f s, trained in %.1f s",
+                     result.rows, result.dim, result.optimizer, result.shards, result.rawBytesPerRow, result.tableBytesPerRow,
+                     result.tableOverhead, result.residentBytesPerRow, result.residentOverhead, result.createSeconds, result.trainSeconds))
+        try writeJSON(result, to: json)
+    }
 }
