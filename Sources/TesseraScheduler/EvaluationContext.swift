@@ -46,7 +46,7 @@ struct EvaluationContext: Sendable {
         for (row, user) in modelUsers.enumerated() { rows[user] = row }
         modelUserRow = rows
 
-        let evaluator = try FullRankingEvaluator(k: settings.k)
+        let evaluator = try FullRankingEvaluator(k: settings.k, beyondAccuracy: true)
         var popularity: [String: EvaluationResult] = [:]
         if let valid { popularity["valid"] = Popularity(valid).evaluate(valid, with: evaluator) }
         popularity["test"] = Popularity(test).evaluate(test, with: evaluator)

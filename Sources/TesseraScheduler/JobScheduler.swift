@@ -473,7 +473,8 @@ public actor JobScheduler: SchedulerService {
     @concurrent
     private static func score(_ set: EvaluationSet, snapshot: Snapshot, context: EvaluationContext, k: Int, dim: Int,
                               keepLists: Bool = false) async throws -> EvaluationResult {
-        let evaluator = try FullRankingEvaluator(k: k)
+        // Coverage, novelty and intra-list diversity (in the model's item space) beside accuracy.
+        let evaluator = try FullRankingEvaluator(k: k, beyondAccuracy: true)
         return evaluator.evaluate(set, userVectors: context.userVectors(for: set, from: snapshot.userVectors, dim: dim),
                                   itemVectors: snapshot.itemVectors, dim: dim, keepLists: keepLists)
     }
@@ -547,8 +548,10 @@ public actor JobScheduler: SchedulerService {
             summary.examplesPerSecond = rates.isEmpty ? 0 : rates[rates.count / 2]
             summary.state = "finished"
             console.line("test (epoch \(best.epoch)): \(Format.metrics(result.metrics, k: k))")
+            console.line("      beyond accuracy: \(Format.metrics(result.metrics, k: k, keys: ["coverage", "novelty", "diversity"]))")
             if let popular = context.popularity["test"] {
                 console.line("test, popularity:  \(Format.metrics(popular.metrics, k: k))")
+                console.line("      beyond accuracy: \(Format.metrics(popular.metrics, k: k, keys: ["coverage", "novelty", "diversity"]))")
             }
             if let path = outputs.recommendationsPath, let lists = result.lists {
                 let recommendations = RecommendationList.lists(

@@ -80,16 +80,38 @@ struct Eval: AsyncParsableCommand {
     @Option(name: .short, help: "Cut-off of the metrics.")
     var k = 10
 
+    @Option(help: "Training interactions (same columns): adds catalogue coverage and novelty beside accuracy.")
+    var train: String?
+
     @Flag(help: "Print JSON.")
     var json = false
 
     func run() async throws {
-        let source = DataSource(path: test, format: .auto,
-                                columns: ColumnNames(user: userColumn, item: itemColumn, rating: nil, timestamp: nil))
-        let heldOut = try DataReader.read(source)
+        let columns = ColumnNames(user: userColumn, item: itemColumn, rating: nil, timestamp: nil)
+        let heldOut = try DataReader.read(DataSource(path: test, format: .auto, columns: columns))
         let recommendations = try RecommendationFile.read(from: URL(fileURLWithPath: recs))
         let pairs = heldOut.interactions.map { (user: heldOut.rawID(for: $0.user), item: heldOut.rawID(for: $0.item)) }
-        let result = try RecommendationFile.evaluate(recs: recommendations, heldOut: pairs, k: k)
+        var result = try RecommendationFile.evaluate(recs: recommendations, heldOut: pairs, k: k)
+        if let train {
+            // Beyond accuracy over the catalogue of the training and held-out data.
+            let trained = try DataReader.read(DataSource(path: train, format: .auto, columns: columns))
+            var index: [String: Int] = [:]
+            var counts: [Int] = []
+            func position(_ id: String) -> Int {
+                if let known = index[id] { return known }
+                index[id] = counts.count
+                counts.append(0)
+                return counts.count - 1
+            }
+            for interaction in trained.interactions { counts[position(trained.rawID(for: interaction.item))] += 1 }
+            for interaction in heldOut.interactions { _ = position(heldOut.rawID(for: interaction.item)) }
+            let catalogue = counts.count
+            let lists = recommendations.values.map { $0.prefix(k).map(position) }
+            result.metrics["coverage@\(k)"] = Double(Set(lists.joined().filter { $0 < catalogue }).count) / Double(max(1, catalogue))
+            let users = Set(trained.interactions.map(\.user)).count
+            result.metrics["novelty@\(k)"] = BeyondAccuracy.novelty(lists: lists.map { $0.filter { $0 < counts.count } },
+                                                                     trainCounts: counts, trainUserCount: max(1, users))
+        }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -46,6 +46,16 @@ import Glibc
         let metrics = try JSONDecoder().decode([String: Double].self, from: Data(eval.stdout.utf8))
         #expect(abs((metrics["ndcg@10"] ?? -1) - ndcg) < 1e-6)
         #expect(abs((metrics["recall@10"] ?? -1) - (summary.test["recall@10"] ?? -2)) < 1e-6)
+        // Beyond accuracy: in the run's summary, and from a recommendations file with its training data.
+        for key in ["coverage@10", "novelty@10", "diversity@10"] {
+            #expect(summary.test[key] != nil, "the summary's test metrics lack \(key)")
+        }
+        let beyond = try Spawned(["eval", "--recs", "recs.txt", "--test", "split/test.csv", "--train", "split/train.csv", "--json"], in: dir)
+        #expect(await beyond.wait(timeout: .seconds(60)) == 0, "\(beyond.stderr)")
+        let extended = try JSONDecoder().decode([String: Double].self, from: Data(beyond.stdout.utf8))
+        #expect((extended["coverage@10"] ?? 0) > 0 && (extended["coverage@10"] ?? 2) <= 1)
+        #expect((extended["novelty@10"] ?? 0) > 0)
+        #expect(extended["ndcg@10"] == metrics["ndcg@10"])
         let lines = try String(contentsOf: dir.appendingPathComponent("recs.txt"), encoding: .utf8).split(separator: "\n")
         #expect(lines.count == Int(metrics["users"] ?? 0) * 10)
     }
