@@ -140,6 +140,36 @@ extension DataSettings {
         if let value = try node.child("min_rating") { minRating = Float(try value.double()) }
         onBadLine = BadLinePolicy(rawValue: try node.choice("on_bad_line", ["error", "skip"], default: "error")) ?? .error
         if let syntheticNode = try node.child("synthetic") { synthetic = try SyntheticSpec(reading: syntheticNode) }
+        if let featuresNode = try node.child("item_features") {
+            guard let pathNode = try featuresNode.child("path") else { throw featuresNode.error("item features need a `path`") }
+            var source = ItemFeatureSource(path: try pathNode.string())
+            source.idColumn = try featuresNode.string("id_column", default: source.idColumn)
+            source.column = try featuresNode.string("column", default: source.column)
+            source.separator = try featuresNode.string("separator", default: source.separator)
+            try featuresNode.rejectUnknownKeys()
+            guard source.separator.count == 1 else {
+                throw (try featuresNode.child("separator") ?? featuresNode).error("must be one character, got '\(source.separator)'")
+            }
+            itemFeatures = source
+        }
+        if let scenariosNode = try node.child("scenarios") {
+            if let name = try? scenariosNode.string() {
+                guard name == "movielens_genres" else {
+                    throw scenariosNode.error("unknown scenario grouping '\(name)' (expected movielens_genres, or a mapping of scenario names to feature values)")
+                }
+                scenarios = .movieLensGenres
+            } else {
+                var groups: [ScenarioGrouping.Group] = []
+                for name in try scenariosNode.keys() {
+                    guard let valuesNode = try scenariosNode.child(name) else { continue }
+                    groups.append(.init(name: name, values: try valuesNode.sequence().map { node throws(ConfigError) in try node.string() }))
+                }
+                scenarios = ScenarioGrouping(groups: groups)
+            }
+            if itemFeatures == nil {
+                throw scenariosNode.error("scenarios by item feature need `item_features`")
+            }
+        }
         try node.rejectUnknownKeys()
         if path != nil && (train != nil || test != nil) {
             throw node.error("give either `path` (split by `split`) or `train`/`valid`/`test` files, not both")
@@ -162,6 +192,10 @@ extension DataSettings {
             return URL(fileURLWithPath: "\(base)/\(path)").standardizedFileURL.path
         }
         self.path = resolve(self.path, key: "path")
+        if var features = itemFeatures {
+            features.path = resolve(features.path, key: "item_features.path") ?? features.path
+            itemFeatures = features
+        }
         train = resolve(train, key: "train")
         valid = resolve(valid, key: "valid")
         test = resolve(test, key: "test")
@@ -182,6 +216,8 @@ extension SyntheticSpec {
         popularityAlpha = Float(try node.double("popularity_alpha", default: Double(popularityAlpha), in: 0...10))
         seed = UInt64(try node.int("seed", default: Int(seed), in: 0...Int.max))
         newItems = try node.int("new_items", default: newItems, in: 0...100_000_000)
+        scenarios = try node.int("scenarios", default: scenarios, in: 1...64)
+        scenarioStrength = Float(try node.double("scenario_strength", default: Double(scenarioStrength), in: 0...100))
         try node.rejectUnknownKeys()
         do {
             try validate()

@@ -86,6 +86,11 @@ public struct DataSettings: Sendable, Codable, Hashable {
     public var onBadLine: BadLinePolicy = .error
     /// The generator used when no file is named.
     public var synthetic = SyntheticSpec()
+    /// Categorical item features (e.g. MovieLens genres), for models with feature towers.
+    public var itemFeatures: ItemFeatureSource?
+    /// Scenario of each interaction by its item's first feature value (needs `itemFeatures`);
+    /// nil keeps the data's own scenario column (or the generator's scenarios).
+    public var scenarios: ScenarioGrouping?
 
     public init() {}
 

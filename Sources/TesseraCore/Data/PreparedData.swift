@@ -12,6 +12,10 @@ public struct PreparedData: Sendable {
     public var skippedExamples: [String] = []
     /// Where the data came from, for logs.
     public var description = ""
+    /// Item features, when the settings name them.
+    public var itemFeatures: ItemFeatures?
+    /// Scenario names by id, when interactions have scenarios.
+    public var scenarioNames: [String] = []
 
     public init() {}
 
@@ -60,6 +64,19 @@ public struct PreparedData: Sendable {
             prepared.skippedLines = merged.skippedLines
             prepared.skippedExamples = merged.skippedExamples
             prepared.description = [settings.train, settings.valid, settings.test].compactMap { $0 }.joined(separator: ", ")
+        }
+        if let source = settings.itemFeatures {
+            let features = try ItemFeatures.read(source)
+            prepared.itemFeatures = features
+            if let grouping = settings.scenarios {
+                prepared.train = grouping.assign(prepared.train, features: features)
+                prepared.valid = grouping.assign(prepared.valid, features: features)
+                prepared.test = grouping.assign(prepared.test, features: features)
+                prepared.scenarioNames = grouping.names
+            }
+        }
+        if prepared.scenarioNames.isEmpty, settings.mode == .synthetic, settings.synthetic.scenarios > 1 {
+            prepared.scenarioNames = (0..<settings.synthetic.scenarios).map { "scenario-\($0)" }
         }
         return prepared
     }

@@ -15,6 +15,8 @@ public struct SyntheticGenerator: Sendable {
     private let itemVectors: [Float]
     /// `popularityAlpha × log(popularity)` per item row.
     private let itemBias: [Float]
+    /// Scenario-specific item vectors, scenario-major (empty with one scenario).
+    private let scenarioVectors: [Float]
 
     /// Earliest synthetic timestamp (2020-09-13, seconds since 1970).
     public static let firstTimestamp: Int64 = 1_600_000_000
@@ -44,16 +46,24 @@ public struct SyntheticGenerator: Sendable {
         }
         itemVectors = vectors
         itemBias = ranks.map { -spec.popularityAlpha * Float(log(Double($0))) }
+        if spec.scenarios > 1 {
+            rng = SplitMix64(seed: Hashing.combine(spec.seed, Self.scenarioStream))
+            let strength = spec.scenarioStrength * spec.noise * scale
+            scenarioVectors = (0..<spec.scenarios * spec.items * dim).map { _ in strength * rng.nextGaussian() }
+        } else {
+            scenarioVectors = []
+        }
     }
 
     private static let centerStream: UInt64 = 0xC1_05E7
     private static let itemStream: UInt64 = 0x17E3
     private static let userStream: UInt64 = 0x05E2
+    private static let scenarioStream: UInt64 = 0x5CE7
 
     /// The interactions of every user in `1...users` for which `keepUser` is
     /// true, users in key order and each user's items in time order (strictly
-    /// increasing timestamps), rating 1, scenario 0. `items` is always the
-    /// whole catalogue `1...items`.
+    /// increasing timestamps), rating 1, each in its scenario (0 without
+    /// scenarios). `items` is always the whole catalogue `1...items`.
     ///
     /// Cost: O(items × latentDim) per kept user, about 20 ns per user–item
     /// pair in a release build (the defaults take ~20 ms; 100k users × 5k
@@ -66,21 +76,38 @@ public struct SyntheticGenerator: Sendable {
             let vector = drawUserVector(&rng)
             let count = drawCount(&rng)
             fillScores(vector, into: &scores)
-            // Gumbel-top-k: the `count` largest of score + Gumbel noise are a
-            // sample without replacement with probability ∝ exp(score).
-            for row in 0..<spec.items {
-                // Uniform in (0, 1) from 24 bits: the Gumbel tail is cut at ~17, far past any draw that matters.
-                let uniform = (Float(rng.next() >> 40) + 0.5) * (1 / Float(1 << 24))
-                scores[row] -= log(-log(uniform))
+            // Each interaction's scenario is uniform; each scenario samples its share of the
+            // user's items from its own scores, never repeating an item of another scenario.
+            var perScenario = [Int](repeating: 0, count: spec.scenarios)
+            if spec.scenarios == 1 {
+                perScenario[0] = count
+            } else {
+                for _ in 0..<count { perScenario[rng.nextInt(below: spec.scenarios)] += 1 }
             }
-            var chosen = TopK.select(scores, k: count).map(\.index)
+            var taken = Set<Int>()
+            var drawn: [(row: Int, scenario: Int)] = []
+            for scenario in 0..<spec.scenarios where perScenario[scenario] > 0 {
+                var keyed = scores
+                if spec.scenarios > 1 { addScenarioScores(vector, scenario: scenario, into: &keyed) }
+                // Gumbel-top-k: the largest of score + Gumbel noise are a sample
+                // without replacement with probability ∝ exp(score).
+                for row in 0..<spec.items {
+                    // Uniform in (0, 1) from 24 bits: the Gumbel tail is cut at ~17, far past any draw that matters.
+                    let uniform = (Float(rng.next() >> 40) + 0.5) * (1 / Float(1 << 24))
+                    keyed[row] = taken.contains(row) ? -.infinity : keyed[row] - log(-log(uniform))
+                }
+                for pick in TopK.select(keyed, k: perScenario[scenario]) {
+                    taken.insert(pick.index)
+                    drawn.append((pick.index, scenario))
+                }
+            }
             // Time order is random, independent of preference.
-            for index in stride(from: chosen.count - 1, to: 0, by: -1) {
-                chosen.swapAt(index, rng.nextInt(below: index + 1))
+            for index in stride(from: drawn.count - 1, to: 0, by: -1) {
+                drawn.swapAt(index, rng.nextInt(below: index + 1))
             }
             var time = Self.firstTimestamp + Int64(rng.nextInt(below: 30 * 86_400))
-            for row in chosen where !spec.isNew(item: UInt64(row + 1)) {
-                interactions.append(Interaction(user: user, item: UInt64(row + 1), timestamp: time))
+            for (row, scenario) in drawn where !spec.isNew(item: UInt64(row + 1)) {
+                interactions.append(Interaction(user: user, item: UInt64(row + 1), timestamp: time, scenario: UInt32(scenario)))
                 time += 60 + Int64(rng.nextInt(below: 2 * 86_400))
             }
         }
@@ -154,6 +181,37 @@ public struct SyntheticGenerator: Sendable {
                 }
             }
         }
+    }
+
+    /// Adds the scenario-specific part `u·w[s][i] / temperature` to every item's score.
+    private func addScenarioScores(_ vector: [Float], scenario: Int, into scores: inout [Float]) {
+        let inverse = 1 / spec.temperature
+        let dim = spec.latentDim
+        let base = scenario * spec.items * dim
+        vector.withUnsafeBufferPointer { u in
+            scenarioVectors.withUnsafeBufferPointer { w in
+                scores.withUnsafeMutableBufferPointer { out in
+                    for row in 0..<out.count {
+                        out[row] += Self.dot(u, w, base + row * dim, dim) * inverse
+                    }
+                }
+            }
+        }
+    }
+
+    /// The planted score of `item` for `user` in `scenario` (the scenario-blind score plus
+    /// the scenario's own part); nil for unknown keys or scenarios.
+    public func preferenceScore(user: UInt64, item: UInt64, scenario: Int) -> Float? {
+        guard var score = preferenceScore(user: user, item: item) else { return nil }
+        guard spec.scenarios > 1 else { return scenario == 0 ? score : nil }
+        guard scenario >= 0, scenario < spec.scenarios, let vector = userVector(user) else { return nil }
+        let dim = spec.latentDim
+        vector.withUnsafeBufferPointer { u in
+            scenarioVectors.withUnsafeBufferPointer { w in
+                score += Self.dot(u, w, scenario * spec.items * dim + Int(item - 1) * dim, dim) / spec.temperature
+            }
+        }
+        return score
     }
 
     private func dot(_ vector: [Float], _ row: Int) -> Float {

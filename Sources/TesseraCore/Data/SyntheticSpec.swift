@@ -35,6 +35,11 @@ public struct SyntheticSpec: Sendable, Hashable, Codable {
     /// they are in the catalogue but have no interactions in the data, as
     /// freshly added items would (for exploration experiments). 0 by default.
     public var newItems: Int = 0
+    /// Scenarios (1: none). With more, every interaction belongs to one scenario, and
+    /// item tastes differ by scenario: the score adds `u·w[s][i] / temperature`, a
+    /// scenario-specific item vector w of norm about `scenarioStrength` times the shared one's.
+    public var scenarios: Int = 1
+    public var scenarioStrength: Float = 1
 
     public init(
         users: Int = 1000,
@@ -77,6 +82,8 @@ public struct SyntheticSpec: Sendable, Hashable, Codable {
             popularityAlpha >= 0 && popularityAlpha.isFinite,
             "popularityAlpha must be a finite number >= 0, got \(popularityAlpha)")
         try check(newItems >= 0 && newItems < items, "newItems must be in 0..<items, got \(newItems)")
+        try check(scenarios >= 1 && scenarios <= 64, "scenarios must be in 1...64, got \(scenarios)")
+        try check(scenarioStrength >= 0 && scenarioStrength.isFinite, "scenarioStrength must be a finite number >= 0, got \(scenarioStrength)")
     }
 
     /// Whether `item` is one of the new items (no interactions in the data).
@@ -86,7 +93,7 @@ public struct SyntheticSpec: Sendable, Hashable, Codable {
 
     private enum CodingKeys: String, CodingKey {
         case users, items, interactionsPerUser, minInteractionsPerUser, clusters, latentDim
-        case noise, temperature, popularityAlpha, seed, newItems
+        case noise, temperature, popularityAlpha, seed, newItems, scenarios, scenarioStrength
     }
 
     public init(from decoder: any Decoder) throws {
@@ -106,5 +113,7 @@ public struct SyntheticSpec: Sendable, Hashable, Codable {
             seed: try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
         )
         newItems = try c.decodeIfPresent(Int.self, forKey: .newItems) ?? 0
+        scenarios = try c.decodeIfPresent(Int.self, forKey: .scenarios) ?? 1
+        scenarioStrength = try c.decodeIfPresent(Float.self, forKey: .scenarioStrength) ?? 1
     }
 }
