@@ -113,4 +113,8 @@ final class ShardSlot: ParameterServerService {
     func updateCounters(_ request: Tessera_V1_UpdateCountersRequest, context: ServerContext) async throws -> Tessera_V1_UpdateCountersResponse {
         try await ready().updateCounters(request, context: context)
     }
+
+    func assign(_ request: Tessera_V1_AssignRequest, context: ServerContext) async throws -> Tessera_V1_AssignResponse {
+        try await ready().assign(request, context: context)
+    }
 }

@@ -137,6 +137,33 @@ public final class ShardService: ParameterServerService {
         return response
     }
 
+    public func assign(_ request: Tessera_V1_AssignRequest, context: ServerContext) async throws -> Tessera_V1_AssignResponse {
+        let table = try self.table(request.table)
+        guard Int(request.dim) == table.dim else {
+            throw RPCError(.invalidArgument, "dim: table '\(table.spec.name)' has dimension \(table.dim), the request says \(request.dim)")
+        }
+        try checkRouting(version: request.shardMapVersion, keys: request.keys)
+        var values = [Float](repeating: 0, count: request.keys.count * table.dim)
+        try values.withUnsafeMutableBufferPointer { output in
+            try RowPayload.decode(request.values, as: request.encoding, into: output, field: "values")
+        }
+        for value in values where !value.isFinite {
+            throw RPCError(.invalidArgument, "values: holds a non-finite value (\(value)); nothing was set")
+        }
+        var assigned: [UInt64] = []
+        for (i, key) in request.keys.enumerated() {
+            if request.onlyIfAbsent, table.row(for: key) != nil { continue }
+            try table.insert(key: key, value: Array(values[i * table.dim..<(i + 1) * table.dim]))
+            assigned.append(key)
+        }
+        if let index = indexes[request.table], !assigned.isEmpty {
+            index.apply(keys: assigned) { keys in (try? table.lookupArray(keys)) ?? [] }
+        }
+        var response = Tessera_V1_AssignResponse()
+        response.assigned = UInt64(assigned.count)
+        return response
+    }
+
     // MARK: Serving
 
     public func scoreItems(_ request: Tessera_V1_ScoreItemsRequest, context: ServerContext) async throws -> Tessera_V1_ScoreItemsResponse {

@@ -31,7 +31,8 @@ public enum Activation: Sendable, Hashable {
     public func apply(to x: inout Matrix) {
         switch self {
         case .identity: return
-        case .relu: x.withUnsafeMutableBufferPointer { p in for i in 0..<p.count where p[i] < 0 { p[i] = 0 } }
+        // Branch-free selects (random signs would defeat the branch predictor).
+        case .relu: x.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] = p[i] < 0 ? 0 : p[i] } }
         case .gelu: x.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] = Activation.gelu(p[i]) } }
         case .sigmoid: x.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] = Activation.sigmoid(p[i]) } }
         case .tanh: x.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] = Foundation.tanh(p[i]) } }
@@ -49,7 +50,7 @@ public enum Activation: Sendable, Hashable {
             dx.withUnsafeMutableBufferPointer { g in
                 switch self {
                 case .identity: break
-                case .relu: for i in 0..<g.count where !(s[i] > 0) { g[i] = 0 }
+                case .relu: Activation.maskWherePositive(g.baseAddress!, by: s.baseAddress!, count: g.count)
                 case .gelu: for i in 0..<g.count { g[i] *= Activation.geluDerivative(s[i]) }
                 case .sigmoid: for i in 0..<g.count { g[i] *= s[i] * (1 - s[i]) }
                 case .tanh: for i in 0..<g.count { g[i] *= 1 - s[i] * s[i] }
@@ -71,6 +72,24 @@ public enum Activation: Sendable, Hashable {
     static func geluDerivative(_ x: Float) -> Float {
         let t = Foundation.tanh(geluC * (x + geluA * x * x * x))
         return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * geluC * (1 + 3 * geluA * x * x)
+    }
+
+    /// `g[i] = s[i] > 0 ? g[i] : 0`, eight lanes at a time (a scalar select compiles to a
+    /// branch, which random signs mispredict half the time).
+    @inline(__always)
+    static func maskWherePositive(_ g: UnsafeMutablePointer<Float>, by s: UnsafePointer<Float>, count: Int) {
+        var i = 0
+        while i + 8 <= count {
+            let sv = UnsafeRawPointer(s + i).loadUnaligned(as: SIMD8<Float>.self)
+            var gv = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self)
+            gv.replace(with: 0, where: .!(sv .> 0))
+            UnsafeMutableRawPointer(g + i).storeBytes(of: gv, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < count {
+            if !(s[i] > 0) { g[i] = 0 }
+            i += 1
+        }
     }
 
     /// `1 / (1 + e^-x)` without overflow for large `|x|`.

@@ -48,17 +48,10 @@ public struct LayerNorm: Sendable, Hashable {
                         inverseStd.withUnsafeMutableBufferPointer { rs in
                             for r in 0..<rows {
                                 let xr = px.baseAddress! + r * dim, hr = ph.baseAddress! + r * dim, yr = py.baseAddress! + r * dim
-                                var mean = 0.0
-                                for j in 0..<dim { mean += Double(xr[j]) }
-                                mean /= Double(dim)
-                                var variance = 0.0
-                                for j in 0..<dim {
-                                    let d = Double(xr[j]) - mean
-                                    variance += d * d
-                                }
-                                variance /= Double(dim)
-                                let inv = Float(1 / (variance + Double(eps)).squareRoot())
-                                let mu = Float(mean)
+                                // Two passes (mean, then centred squares): no cancellation.
+                                let mu = LayerNorm.sum(xr, count: dim) / Float(dim)
+                                let variance = LayerNorm.sumOfSquares(xr, minus: mu, count: dim) / Float(dim)
+                                let inv = 1 / (variance + eps).squareRoot()
                                 rs[r] = inv
                                 for j in 0..<dim {
                                     let h = (xr[j] - mu) * inv
@@ -72,6 +65,43 @@ public struct LayerNorm: Sendable, Hashable {
             }
         }
         return (y, Cache(normalized: xhat, inverseStd: inverseStd))
+    }
+
+    /// `Σ x[0..<count]` with eight independent lanes (a single running sum is a chain of
+    /// dependent adds the compiler may not reorder).
+    @inline(__always)
+    static func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        var lanes = SIMD8<Float>()
+        var j = 0
+        while j + 8 <= count {
+            lanes += UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self)
+            j += 8
+        }
+        var total = lanes.sum()
+        while j < count {
+            total += x[j]
+            j += 1
+        }
+        return total
+    }
+
+    /// `Σ (x[j] - mean)²` over `count` entries, eight lanes at a time.
+    @inline(__always)
+    static func sumOfSquares(_ x: UnsafePointer<Float>, minus mean: Float, count: Int) -> Float {
+        var lanes = SIMD8<Float>()
+        var j = 0
+        while j + 8 <= count {
+            let d = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self) - mean
+            lanes += d * d
+            j += 8
+        }
+        var total = lanes.sum()
+        while j < count {
+            let d = x[j] - mean
+            total += d * d
+            j += 1
+        }
+        return total
     }
 
     /// Returns `dx` and adds `Σ dy ⊙ x̂` to `γ`'s gradient and `Σ dy` to `β`'s.

@@ -41,15 +41,14 @@ public struct Linear: Sendable, Hashable {
     public func forward(_ x: Matrix, parameters: [Float]) -> (output: Matrix, cache: Cache) {
         precondition(x.cols == inputs, "Linear expects \(inputs) columns, got \(x.cols)")
         checkParameters(parameters.count)
-        let batch = x.rows
-        var y = Matrix(rows: batch, cols: outputs)
-        parameters.withUnsafeBufferPointer { p in
-            x.withUnsafeBufferPointer { px in
-                y.withUnsafeMutableBufferPointer { py in
+        let (batch, inputs, outputs) = (x.rows, self.inputs, self.outputs)
+        let y = Matrix(rows: batch, cols: outputs) { py in
+            parameters.withUnsafeBufferPointer { p in
+                x.withUnsafeBufferPointer { px in
                     var beta: Float = 0
                     if let biasOffset {
                         let b = p.baseAddress! + biasOffset
-                        for r in 0..<batch { (py.baseAddress! + r * outputs).update(from: b, count: outputs) }
+                        for r in 0..<batch { (py.baseAddress! + r * outputs).initialize(from: b, count: outputs) }
                         beta = 1
                     }
                     BLAS.gemm(false, true, m: batch, n: outputs, k: inputs, alpha: 1,
@@ -70,24 +69,25 @@ public struct Linear: Sendable, Hashable {
         precondition(dy.rows == x.rows && dy.cols == outputs, "Linear gradient is \(dy.rows)x\(dy.cols), expected \(x.rows)x\(outputs)")
         checkParameters(parameters.count)
         precondition(gradients.count == parameters.count, "gradient vector has \(gradients.count) entries, parameters \(parameters.count)")
-        let batch = x.rows
-        var dx = Matrix(rows: batch, cols: inputs)
-        parameters.withUnsafeBufferPointer { p in
-            dy.withUnsafeBufferPointer { pdy in
-                x.withUnsafeBufferPointer { px in
-                    dx.withUnsafeMutableBufferPointer { pdx in
-                        BLAS.gemm(false, false, m: batch, n: inputs, k: outputs, alpha: 1,
-                                  pdy.baseAddress, lda: outputs, p.baseAddress! + weightOffset, ldb: inputs,
-                                  beta: 0, pdx.baseAddress, ldc: inputs)
-                    }
-                    gradients.withUnsafeMutableBufferPointer { g in
-                        BLAS.gemm(true, false, m: outputs, n: inputs, k: batch, alpha: 1,
-                                  pdy.baseAddress, lda: outputs, px.baseAddress, ldb: inputs,
-                                  beta: 1, g.baseAddress! + weightOffset, ldc: inputs)
-                        if let biasOffset, batch > 0 {
-                            BLAS.addColumnSums(rows: batch, cols: outputs, pdy.baseAddress!, ld: outputs,
-                                               into: g.baseAddress! + biasOffset)
-                        }
+        let (batch, inputs, outputs) = (x.rows, self.inputs, self.outputs)
+        let dx = Matrix(rows: batch, cols: inputs) { pdx in
+            parameters.withUnsafeBufferPointer { p in
+                dy.withUnsafeBufferPointer { pdy in
+                    BLAS.gemm(false, false, m: batch, n: inputs, k: outputs, alpha: 1,
+                              pdy.baseAddress, lda: outputs, p.baseAddress! + weightOffset, ldb: inputs,
+                              beta: 0, pdx.baseAddress, ldc: inputs)
+                }
+            }
+        }
+        dy.withUnsafeBufferPointer { pdy in
+            x.withUnsafeBufferPointer { px in
+                gradients.withUnsafeMutableBufferPointer { g in
+                    BLAS.gemm(true, false, m: outputs, n: inputs, k: batch, alpha: 1,
+                              pdy.baseAddress, lda: outputs, px.baseAddress, ldb: inputs,
+                              beta: 1, g.baseAddress! + weightOffset, ldc: inputs)
+                    if let biasOffset, batch > 0 {
+                        BLAS.addColumnSums(rows: batch, cols: outputs, pdy.baseAddress!, ld: outputs,
+                                           into: g.baseAddress! + biasOffset)
                     }
                 }
             }

@@ -11,10 +11,10 @@ public struct Matrix: Sendable, Hashable {
     public let rows: Int
     /// Number of columns (the row length and leading dimension).
     public let cols: Int
-    /// The `rows * cols` entries, row-major. Writes must keep the count.
-    public var values: [Float] {
-        didSet { assert(values.count == rows * cols, "matrix storage resized to \(values.count), shape \(rows)x\(cols)") }
-    }
+    /// The `rows * cols` entries, row-major. Outside the module, write through the subscript
+    /// or `withUnsafeMutableBufferPointer`, which keep the count (no property observer here:
+    /// one would make every element write copy the whole array).
+    public internal(set) var values: [Float]
 
     /// A `rows x cols` matrix with every entry `value`.
     public init(rows: Int, cols: Int, repeating value: Float = 0) {
@@ -34,6 +34,18 @@ public struct Matrix: Sendable, Hashable {
         self.values = values
     }
 
+    /// A `rows x cols` matrix whose entries `body` writes, skipping the zero fill (for BLAS
+    /// outputs with `beta = 0`). Precondition, not checked: `body` writes every entry.
+    init(rows: Int, cols: Int, writingEveryEntry body: (UnsafeMutableBufferPointer<Float>) -> Void) {
+        precondition(rows >= 0 && cols >= 0, "negative matrix shape \(rows)x\(cols)")
+        self.rows = rows
+        self.cols = cols
+        self.values = [Float](unsafeUninitializedCapacity: rows * cols) { buffer, initialized in
+            body(buffer)
+            initialized = rows * cols
+        }
+    }
+
     /// A `rows x cols` matrix of independent N(0, std²) entries drawn from `rng`.
     public static func randomNormal(rows: Int, cols: Int, std: Float = 1, using rng: inout SplitMix64) -> Matrix {
         var m = Matrix(rows: rows, cols: cols)
@@ -44,8 +56,7 @@ public struct Matrix: Sendable, Hashable {
     /// `rows * cols`.
     @inlinable public var count: Int { rows * cols }
 
-    /// The entry at `(row, col)`. Bounds are checked.
-    @inlinable
+    /// The entry at `(row, col)`. Bounds are checked. For hot loops use the unsafe buffers.
     public subscript(row: Int, col: Int) -> Float {
         get {
             precondition(row >= 0 && row < rows && col >= 0 && col < cols, "index (\(row), \(col)) outside \(rows)x\(cols)")
@@ -89,7 +100,6 @@ public struct Matrix: Sendable, Hashable {
     }
 
     /// Calls `body` with the entries as a contiguous mutable buffer (copying first if shared).
-    @inlinable
     public mutating func withUnsafeMutableBufferPointer<R>(_ body: (inout UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
         try values.withUnsafeMutableBufferPointer(body)
     }

@@ -5,7 +5,9 @@
 ///     g_t = softmax(x · W_tᵀ + b_t)        t = 0 ..< tasks
 ///     out_t = Σ_k g_t[k] · e_k
 ///
-/// Input `batch x inputs`; each task output `batch x expertSizes.last`. With `tasks == 1`
+/// Input `batch x inputs`; each task output `batch x expertSizes.last`. Experts are MLPs
+/// with every layer activated (including the last, as in the MMoE paper's ReLU experts) and
+/// dropout after hidden layers. With `tasks == 1`
 /// it is a plain (single-gate) mixture of experts. Task towers on top of `out_t` are the
 /// model's own `MLP`s. Parameters: `"\(name).expert.\(k).*"`, `"\(name).gate.\(t).*"`.
 public struct MixtureOfExperts: Sendable, Hashable {

@@ -3,7 +3,7 @@
 /// Input and output are `batch * length x dim`, sequence-major, with a `SequenceMask`:
 ///
 ///     h = x + dropout(Attention(LN₁(x)))
-///     y = h + dropout(W₂ · dropout(ReLU(W₁ · LN₂(h) + b₁)) + b₂)
+///     y = h + dropout(W₂ · dropout(f(W₁ · LN₂(h) + b₁)) + b₂)      f = ReLU (SASRec) or GELU
 ///     y[padding rows] = 0
 ///
 /// The ordering differs slightly from SASRec's reference code, which adds the attention
@@ -25,31 +25,34 @@ public struct TransformerBlock: Sendable, Hashable {
     public let feedForwardNorm: LayerNorm
     public let feedForwardIn: Linear
     public let feedForwardOut: Linear
+    /// The feed-forward nonlinearity `f`.
+    public let activation: Activation
     public let dropout: Dropout
 
     /// What `backward` needs.
     public struct Cache: Sendable {
-        let mask: SequenceMask
-        let attentionNorm: LayerNorm.Cache
-        let attention: MultiHeadSelfAttention.Cache
-        let attentionDropout: Dropout.Cache
-        let feedForwardNorm: LayerNorm.Cache
-        let feedForwardIn: Linear.Cache
-        let relu: Activation.Cache
-        let hiddenDropout: Dropout.Cache
-        let feedForwardOut: Linear.Cache
-        let outputDropout: Dropout.Cache
+        public let mask: SequenceMask
+        public let attentionNorm: LayerNorm.Cache
+        public let attention: MultiHeadSelfAttention.Cache
+        public let attentionDropout: Dropout.Cache
+        public let feedForwardNorm: LayerNorm.Cache
+        public let feedForwardIn: Linear.Cache
+        public let activation: Activation.Cache
+        public let hiddenDropout: Dropout.Cache
+        public let feedForwardOut: Linear.Cache
+        public let outputDropout: Dropout.Cache
     }
 
     /// Registers the block's tensors under `name`.
     ///
     /// - Parameters:
     ///   - hidden: feed-forward width (default `dim`, as in SASRec).
+    ///   - activation: feed-forward nonlinearity (ReLU in SASRec, GELU in BERT4Rec).
     ///   - dropout: rate after attention, inside and after the feed-forward network.
     ///   - attentionDropout: rate on attention weights (default `dropout`).
     ///   - epsilon: LayerNorm ε.
     public init(
-        _ name: String, dim: Int, heads: Int, hidden: Int? = nil, dropout: Float = 0,
+        _ name: String, dim: Int, heads: Int, hidden: Int? = nil, activation: Activation = .relu, dropout: Float = 0,
         attentionDropout: Float? = nil, causal: Bool = true, epsilon: Float = 1e-5,
         layout: inout ParameterLayout
     ) {
@@ -60,6 +63,7 @@ public struct TransformerBlock: Sendable, Hashable {
         feedForwardNorm = LayerNorm("\(name).ln2", dim: dim, epsilon: epsilon, layout: &layout)
         feedForwardIn = Linear("\(name).ffn.0", inputs: dim, outputs: hidden ?? dim, layout: &layout)
         feedForwardOut = Linear("\(name).ffn.1", inputs: hidden ?? dim, outputs: dim, layout: &layout)
+        self.activation = activation
         self.dropout = Dropout(rate: dropout)
     }
 
@@ -74,7 +78,7 @@ public struct TransformerBlock: Sendable, Hashable {
         h.add(ad)
         let (n2, cn2) = feedForwardNorm.forward(h, parameters: parameters)
         let (f1, cf1) = feedForwardIn.forward(n2, parameters: parameters)
-        let (r, cr) = Activation.relu.forward(f1)
+        let (r, cr) = activation.forward(f1)
         let (rd, crd) = dropout.forward(r, mode: mode.derived(3))
         let (f2, cf2) = feedForwardOut.forward(rd, parameters: parameters)
         let (fd, cfd) = dropout.forward(f2, mode: mode.derived(4))
@@ -82,7 +86,7 @@ public struct TransformerBlock: Sendable, Hashable {
         y.add(fd)
         mask.zeroPadding(&y)
         return (y, Cache(mask: mask, attentionNorm: cn1, attention: ca, attentionDropout: cad,
-                         feedForwardNorm: cn2, feedForwardIn: cf1, relu: cr, hiddenDropout: crd,
+                         feedForwardNorm: cn2, feedForwardIn: cf1, activation: cr, hiddenDropout: crd,
                          feedForwardOut: cf2, outputDropout: cfd))
     }
 
@@ -94,7 +98,7 @@ public struct TransformerBlock: Sendable, Hashable {
         let df2 = dropout.backward(dh, cache: cache.outputDropout)
         let drd = feedForwardOut.backward(df2, cache: cache.feedForwardOut, parameters: parameters, gradients: &gradients)
         let dr = dropout.backward(drd, cache: cache.hiddenDropout)
-        let df1 = Activation.relu.backward(dr, cache: cache.relu)
+        let df1 = activation.backward(dr, cache: cache.activation)
         let dn2 = feedForwardIn.backward(df1, cache: cache.feedForwardIn, parameters: parameters, gradients: &gradients)
         dh.add(feedForwardNorm.backward(dn2, cache: cache.feedForwardNorm, parameters: parameters, gradients: &gradients))
         let da = dropout.backward(dh, cache: cache.attentionDropout)

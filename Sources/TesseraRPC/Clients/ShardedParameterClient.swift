@@ -242,6 +242,33 @@ public final class ShardedParameterClient: Sendable {
         }
     }
 
+    /// Sets the rows of `keys` to `values` (row-major); with `onlyIfAbsent`, only rows that do not exist yet.
+    public func assign(table: String, keys: [UInt64], values: [Float], dim: Int, onlyIfAbsent: Bool = false) async throws {
+        precondition(values.count == keys.count * dim, "assign of \(keys.count) keys needs \(keys.count * dim) values")
+        let (routing, clients) = state.withLock { ($0.routing, $0.clients) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for request in plan(keys: keys, routing: routing) {
+                guard let client = clients[request.shard] else { continue }
+                var message = Tessera_V1_AssignRequest()
+                message.table = table
+                message.shardMapVersion = routing.version
+                message.keys = request.positions.map { keys[$0] }
+                message.dim = UInt32(dim)
+                message.onlyIfAbsent = onlyIfAbsent
+                var part = [Float](repeating: 0, count: request.positions.count * dim)
+                for (row, position) in request.positions.enumerated() {
+                    part.replaceSubrange(row * dim..<(row + 1) * dim, with: values[position * dim..<(position + 1) * dim])
+                }
+                message.values = try part.withUnsafeBufferPointer { try RowPayload.encode($0, as: .float32) }
+                let sent = message
+                group.addTask {
+                    _ = try await self.retrying("assign on shard \(request.shard)") { try await client.assign(sent, options: self.callOptions) }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
     /// Statistics of every shard, by shard id.
     public func stats() async throws -> [UInt32: Tessera_V1_ShardStatsResponse] {
         let clients = state.withLock { $0.clients }

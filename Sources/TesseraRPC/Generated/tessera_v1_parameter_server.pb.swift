@@ -325,6 +325,52 @@ public nonisolated struct Tessera_V1_UpdateCountersResponse: Sendable {
   public init() {}
 }
 
+/// Sets rows to given values: a model's initial dense weights, or vectors a
+/// model publishes for serving (e.g. item-tower outputs). Optimizer state is
+/// reset as for a new row with that value.
+public nonisolated struct Tessera_V1_AssignRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Table name, as for PullRequest.table.
+  public var table: String = String()
+
+  /// Shard-map version, as for PullRequest.shard_map_version.
+  public var shardMapVersion: UInt64 = 0
+
+  /// Keys to set; each must be owned by this shard and appear once.
+  public var keys: [UInt64] = []
+
+  /// Values per row; must equal the table's dimension.
+  public var dim: UInt32 = 0
+
+  public var encoding: Tessera_V1_RowEncoding = .float32
+
+  /// `len(keys) * dim` values, one row per key.
+  public var values: Data = Data()
+
+  /// Set only rows that do not exist yet (initialization that a restart must not undo).
+  public var onlyIfAbsent: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Tessera_V1_AssignResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Rows set.
+  public var assigned: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 /// Statistics of one shard.
 public nonisolated struct Tessera_V1_ShardStatsRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -902,6 +948,96 @@ nonisolated extension Tessera_V1_UpdateCountersResponse: SwiftProtobuf.Message, 
   public static func ==(lhs: Tessera_V1_UpdateCountersResponse, rhs: Tessera_V1_UpdateCountersResponse) -> Bool {
     if lhs.applied != rhs.applied {return false}
     if lhs.duplicate != rhs.duplicate {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tessera_V1_AssignRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AssignRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}table\0\u{3}shard_map_version\0\u{1}keys\0\u{1}dim\0\u{1}encoding\0\u{1}values\0\u{3}only_if_absent\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.table) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.shardMapVersion) }()
+      case 3: try { try decoder.decodeRepeatedUInt64Field(value: &self.keys) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.dim) }()
+      case 5: try { try decoder.decodeSingularEnumField(value: &self.encoding) }()
+      case 6: try { try decoder.decodeSingularBytesField(value: &self.values) }()
+      case 7: try { try decoder.decodeSingularBoolField(value: &self.onlyIfAbsent) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.table.isEmpty {
+      try visitor.visitSingularStringField(value: self.table, fieldNumber: 1)
+    }
+    if self.shardMapVersion != 0 {
+      try visitor.visitSingularUInt64Field(value: self.shardMapVersion, fieldNumber: 2)
+    }
+    if !self.keys.isEmpty {
+      try visitor.visitPackedUInt64Field(value: self.keys, fieldNumber: 3)
+    }
+    if self.dim != 0 {
+      try visitor.visitSingularUInt32Field(value: self.dim, fieldNumber: 4)
+    }
+    if self.encoding != .float32 {
+      try visitor.visitSingularEnumField(value: self.encoding, fieldNumber: 5)
+    }
+    if !self.values.isEmpty {
+      try visitor.visitSingularBytesField(value: self.values, fieldNumber: 6)
+    }
+    if self.onlyIfAbsent != false {
+      try visitor.visitSingularBoolField(value: self.onlyIfAbsent, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tessera_V1_AssignRequest, rhs: Tessera_V1_AssignRequest) -> Bool {
+    if lhs.table != rhs.table {return false}
+    if lhs.shardMapVersion != rhs.shardMapVersion {return false}
+    if lhs.keys != rhs.keys {return false}
+    if lhs.dim != rhs.dim {return false}
+    if lhs.encoding != rhs.encoding {return false}
+    if lhs.values != rhs.values {return false}
+    if lhs.onlyIfAbsent != rhs.onlyIfAbsent {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tessera_V1_AssignResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AssignResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}assigned\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.assigned) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.assigned != 0 {
+      try visitor.visitSingularUInt64Field(value: self.assigned, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tessera_V1_AssignResponse, rhs: Tessera_V1_AssignResponse) -> Bool {
+    if lhs.assigned != rhs.assigned {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

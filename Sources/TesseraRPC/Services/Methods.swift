@@ -9,6 +9,7 @@ public enum Methods {
         public static let stats = "/tessera.v1.ParameterServer/Stats"
         public static let scoreItems = "/tessera.v1.ParameterServer/ScoreItems"
         public static let updateCounters = "/tessera.v1.ParameterServer/UpdateCounters"
+        public static let assign = "/tessera.v1.ParameterServer/Assign"
     }
 
     public enum Scheduler {

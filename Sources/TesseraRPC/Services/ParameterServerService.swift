@@ -5,6 +5,7 @@ public protocol ParameterServerService: Sendable {
     func stats(_ request: Tessera_V1_ShardStatsRequest, context: ServerContext) async throws -> Tessera_V1_ShardStatsResponse
     func scoreItems(_ request: Tessera_V1_ScoreItemsRequest, context: ServerContext) async throws -> Tessera_V1_ScoreItemsResponse
     func updateCounters(_ request: Tessera_V1_UpdateCountersRequest, context: ServerContext) async throws -> Tessera_V1_UpdateCountersResponse
+    func assign(_ request: Tessera_V1_AssignRequest, context: ServerContext) async throws -> Tessera_V1_AssignResponse
 }
 
 extension RPCRouter {
@@ -15,6 +16,7 @@ extension RPCRouter {
         unary(Methods.ParameterServer.stats) { try await service.stats($0, context: $1) }
         unary(Methods.ParameterServer.scoreItems) { try await service.scoreItems($0, context: $1) }
         unary(Methods.ParameterServer.updateCounters) { try await service.updateCounters($0, context: $1) }
+        unary(Methods.ParameterServer.assign) { try await service.assign($0, context: $1) }
     }
 }
 
@@ -44,5 +46,9 @@ public struct ParameterServerClient: Sendable {
 
     public func updateCounters(_ request: Tessera_V1_UpdateCountersRequest, options: CallOptions = CallOptions()) async throws -> Tessera_V1_UpdateCountersResponse {
         try await channel.call(Methods.ParameterServer.updateCounters, request, options: options)
+    }
+
+    public func assign(_ request: Tessera_V1_AssignRequest, options: CallOptions = CallOptions()) async throws -> Tessera_V1_AssignResponse {
+        try await channel.call(Methods.ParameterServer.assign, request, options: options)
     }
 }

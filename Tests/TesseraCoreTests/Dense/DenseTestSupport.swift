@@ -7,6 +7,19 @@ enum DenseTestSupport {
     /// Set `TESSERA_GRADCHECK_VERBOSE=1` to print every gradient-check report.
     static let verbose = ProcessInfo.processInfo.environment["TESSERA_GRADCHECK_VERBOSE"] != nil
 
+    /// Single layers: the checker's defaults (relative error <= 1e-2, floor 1e-2, h = 1e-2).
+    static let strict = GradientCheck()
+    /// Compositions (attention, transformer block, MLP, MMoE): Float32 rounding through many
+    /// layers puts ~1e-4..1e-3 of noise on each numeric derivative at h = 1e-2, so tiny
+    /// derivatives are held to an absolute 2e-3 (floor 0.1) and the rest to 2%.
+    static let composite = GradientCheck(tolerance: 2e-2, floor: 0.1)
+    /// Compositions with ReLU: a smaller step makes crossing a kink rarer, and coordinates
+    /// whose analytic derivative matches a one-sided difference at a kink are excused.
+    static let reluComposite = GradientCheck(step: 3e-3, tolerance: 2e-2, floor: 0.1, allowsKinks: true)
+    /// Kinks cluster (one hidden pre-activation near 0 is crossed by every coordinate that
+    /// feeds it), so a quarter of a small sample may be excused.
+    static let reluKinkFraction = 0.25
+
     static func random(_ rows: Int, _ cols: Int, seed: UInt64, std: Float = 1) -> Matrix {
         var rng = SplitMix64(seed: seed)
         return Matrix.randomNormal(rows: rows, cols: cols, std: std, using: &rng)

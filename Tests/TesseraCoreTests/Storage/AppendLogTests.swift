@@ -179,8 +179,9 @@ import TesseraCore
     /// records that are still waiting for the writer.
     @Test func appendReturnsOnlyDurableRecords() async throws {
         try await Support.withDirectory { directory in
+            // A long batch delay keeps the record queued long enough to observe, even on a loaded machine.
             let log = try AppendLog(directory: directory, settings: smallSegments {
-                $0.maxBatchDelay = .milliseconds(300)
+                $0.maxBatchDelay = .seconds(3)
             })
             defer { log.close() }
             let pending = Task { try await log.append([[1, 2, 3]]) }
