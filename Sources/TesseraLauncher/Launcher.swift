@@ -238,9 +238,23 @@ public final class Launcher: Sendable {
                        parent: String) throws -> ChildProcess {
         try ChildProcess(name: name, executable: plan.executable, arguments: arguments,
                          logPath: "\(plan.runDirectory)/\(log)", inheritStdout: inheritStdout,
-                         environment: ["TESSERA_PARENT_PID": parent]) { [emit] child, how in
+                         environment: Self.childEnvironment(parent: parent)) { [emit] child, how in
             emit.yield(.exited(child, how))
         }
+    }
+
+    /// What every role process gets on top of the launcher's environment.
+    ///
+    /// The allocator settings keep freed memory in the process instead of returning it
+    /// to the kernel after each step: roles allocate and free the same large buffers every
+    /// step, and glibc's defaults turn that into page faults (about half of a dense
+    /// model's step time). A value the user set already is kept.
+    static func childEnvironment(parent: String) -> [String: String] {
+        var environment = ["TESSERA_PARENT_PID": parent]
+        if ProcessInfo.processInfo.environment["GLIBC_TUNABLES"] == nil {
+            environment["GLIBC_TUNABLES"] = "glibc.malloc.trim_threshold=268435456:glibc.malloc.mmap_threshold=33554432"
+        }
+        return environment
     }
 
     private func tail(of child: ChildProcess) -> String {

@@ -19,6 +19,7 @@ struct LoggingOptions: ParsableArguments {
     @Option(help: "Log level on standard error: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
+    /// Sets up logging (and the process's memory allocator) for a role; returns its logger.
     func bootstrap(label: String) throws -> Logger {
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError("--log-level: unknown level '\(logLevel)'")

@@ -1,0 +1,63 @@
+import Testing
+import TesseraCore
+
+@Suite struct RankerTests {
+    func ranker(popularity: [UInt64: Float] = [10: 2, 11: 0.5]) -> Ranker {
+        Ranker(dim: 3, scenarios: 2, hidden: [5], userTable: "user", itemTable: "item", denseTable: "dense", blockSize: 16,
+               denseFirstKey: 100, popularity: popularity)
+    }
+
+    @Test func keysNameUsersItemsAndItsOwnBlocks() {
+        let model = ranker()
+        let batch = Ranker.Batch(examples: [.init(user: 1, item: 10, label: 1), .init(user: 1, item: 11, label: 0),
+                                            .init(user: 2, item: 10, scenario: 1, label: 1)])
+        let keys = model.keys(for: batch)
+        #expect(keys["user"] == [1, 2])
+        #expect(keys["item"] == [10, 11])
+        #expect(keys["dense"]?.first == 100)
+        #expect(keys["dense"]?.count == model.dense.blockCount)
+    }
+
+    @Test func denseGradientMatchesFiniteDifferences() throws {
+        let model = ranker()
+        var rng = SplitMix64(seed: 4)
+        let users = (0..<6).map { _ in rng.nextGaussian() }
+        let items = (0..<6).map { _ in rng.nextGaussian() }
+        let batch = Ranker.Batch(examples: [.init(user: 1, item: 10, label: 1), .init(user: 1, item: 11, label: 0),
+                                            .init(user: 2, item: 10, scenario: 1, label: 1), .init(user: 2, item: 11, scenario: 1, label: 0)])
+        let initial = model.initialParameters(seed: 9)
+        func step(_ parameters: [Float]) throws -> ModelStep {
+            try model.gradients(for: batch, rows: ["user": users, "item": items, "dense": model.dense.blocks(parameters)], seed: 1)
+        }
+        let analytic = model.dense.flatten(try #require(step(initial).gradients["dense"]))
+        let report = GradientCheck(tolerance: 2e-2, floor: 0.1, allowsKinks: true).check(initial, analytic: analytic) { parameters in
+            (try? step(parameters).lossSum) ?? .nan
+        }
+        #expect(report.passed, "\(report)")
+        // Only the ranker's own weights train: user and item rows get no gradient.
+        #expect(try step(initial).gradients.keys.sorted() == ["dense"])
+    }
+
+    @Test func learnsWhichItemsAreClicked() throws {
+        // Item 10 is clicked, item 11 never; the vectors alone do not tell them apart.
+        let model = ranker(popularity: [10: 3, 11: 0.1])
+        var parameters = model.initialParameters(seed: 3)
+        let rows: [String: [Float]] = ["user": [0.1, 0.2, 0.3, -0.1, 0.2, 0.1], "item": [0.2, 0.1, 0.0, 0.2, 0.1, 0.0]]
+        let batch = Ranker.Batch(examples: [.init(user: 1, item: 10, label: 1), .init(user: 1, item: 11, label: 0),
+                                            .init(user: 2, item: 10, label: 1), .init(user: 2, item: 11, label: 0)])
+        var first = 0.0, last = 0.0
+        for round in 0..<200 {
+            var withDense = rows
+            withDense["dense"] = model.dense.blocks(parameters)
+            let step = try model.gradients(for: batch, rows: withDense, seed: UInt64(round))
+            if round == 0 { first = step.lossSum }
+            last = step.lossSum
+            let gradient = model.dense.flatten(step.gradients["dense"] ?? [])
+            for i in parameters.indices { parameters[i] -= 0.1 * gradient[i] }
+        }
+        #expect(last < first * 0.2, "loss \(first) -> \(last)")
+        let scores = model.score(user: [0.1, 0.2, 0.3], items: [10, 11], itemVectors: [0.2, 0.1, 0.0, 0.2, 0.1, 0.0],
+                                 scenario: 0, parameters: parameters)
+        #expect(scores[0] > scores[1])
+    }
+}
