@@ -50,6 +50,7 @@ public actor JobScheduler: SchedulerService {
     private var context: Task<EvaluationContext, Error>?
     private var loadedContext: EvaluationContext?
     private var servingStarted = false
+    private var modelPrepared = false
 
     private var summary = RunSummary()
     private var epochExamples = 0
@@ -326,6 +327,7 @@ public actor JobScheduler: SchedulerService {
                 summary.timings.membersReadySeconds = now
                 saveJobState()
                 startServingIfReady()
+                prepareModelIfReady()
                 console.line("shards: \(routing.shardIDs.count) registered (\(routing.shardIDs.map { routing.addresses[$0] ?? "?" }.joined(separator: ", "))); shard map version \(routing.version)")
                 mapWaiters.resumeAll { _ in routing }
             case .releaseBarrier(let generation):
@@ -438,7 +440,26 @@ public actor JobScheduler: SchedulerService {
             summary.popularity[part] = result.metrics
             console.line("popularity baseline, \(part): \(Format.metrics(result.metrics, k: k))")
         }
-        apply(coordinator.schedulerDataReady())
+        prepareModelIfReady()
+    }
+
+    /// Writes the models' initial dense weights (once: rows that exist are kept), then lets training start.
+    private func prepareModelIfReady() {
+        guard !modelPrepared, let parameters, let context = loadedContext else { return }
+        modelPrepared = true
+        let config = self.config
+        Task {
+            do {
+                if let ranker = Ranker.make(config: config, train: context.data.train, scenarios: max(1, context.data.scenarioNames.count)) {
+                    try await parameters.assign(table: ranker.dense.table, keys: ranker.dense.keys,
+                                                values: ranker.dense.blocks(ranker.initialParameters(seed: config.training.seed)),
+                                                dim: ranker.dense.blockSize, onlyIfAbsent: true)
+                }
+                self.apply(self.coordinator.schedulerDataReady())
+            } catch {
+                self.apply(self.coordinator.fail("cannot initialize the model's dense weights: \(error)"))
+            }
+        }
     }
 
     private func printProgressIfDue(epoch: Int) {
@@ -467,6 +488,31 @@ public actor JobScheduler: SchedulerService {
         } catch {
             apply(coordinator.fail("evaluation after epoch \(epoch) failed: \(error)"))
         }
+    }
+
+    /// Two-stage metrics: each user's top `candidates` by retrieval score, re-scored by the ranker.
+    @concurrent
+    private static func twoStage(_ set: EvaluationSet, snapshot: Snapshot, context: EvaluationContext, ranker: Ranker,
+                                 candidates: Int, k: Int, dim: Int, parameters: ShardedParameterClient) async throws -> [String: Double] {
+        let blocks = try await parameters.pull(table: ranker.dense.table, keys: ranker.dense.keys, dim: ranker.dense.blockSize)
+        let weights = ranker.dense.flatten(blocks)
+        let userVectors = context.userVectors(for: set, from: snapshot.userVectors, dim: dim)
+        let retrieval = try FullRankingEvaluator(k: candidates)
+        var average = RankingMetrics.Average()
+        retrieval.forEachTopK(set, scorer: DotProductScorer(userVectors: userVectors, itemVectors: snapshot.itemVectors, dim: dim),
+                              onlyEvaluatedUsers: true) { row, list in
+            let items = list.map { set.items[$0.index] }
+            var vectors: [Float] = []
+            vectors.reserveCapacity(list.count * dim)
+            for entry in list { vectors += snapshot.itemVectors[entry.index * dim..<(entry.index + 1) * dim] }
+            let scores = ranker.score(user: Array(userVectors[row * dim..<(row + 1) * dim]), items: items, itemVectors: vectors,
+                                      scenario: 0, parameters: weights)
+            let reranked = list.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }.prefix(k)
+            let relevant = Set(set.relevant(ofUser: row))
+            let hits = reranked.enumerated().filter { relevant.contains(Int32(list[$0.element].index)) }.map { $0.offset + 1 }
+            average.add(RankingMetrics.scores(hitRanks: hits, relevantCount: set.relevant(ofUser: row).count, k: k))
+        }
+        return average.metrics(k: k)
     }
 
     /// Full-ranking metrics of `snapshot` on `set`, computed off the actor.
@@ -549,6 +595,13 @@ public actor JobScheduler: SchedulerService {
             summary.state = "finished"
             console.line("test (epoch \(best.epoch)): \(Format.metrics(result.metrics, k: k))")
             console.line("      beyond accuracy: \(Format.metrics(result.metrics, k: k, keys: ["coverage", "novelty", "diversity"]))")
+            if let ranker = Ranker.make(config: config, train: context.data.train, scenarios: max(1, context.data.scenarioNames.count)),
+               let parameters {
+                let twoStage = try await Self.twoStage(context.test, snapshot: best, context: context, ranker: ranker,
+                                                       candidates: config.ranking.candidates, k: k, dim: dim, parameters: parameters)
+                summary.testTwoStage = twoStage
+                console.line("test, retrieval + ranking of the top \(config.ranking.candidates): \(Format.metrics(twoStage, k: k))")
+            }
             if let popular = context.popularity["test"] {
                 console.line("test, popularity:  \(Format.metrics(popular.metrics, k: k))")
                 console.line("      beyond accuracy: \(Format.metrics(popular.metrics, k: k, keys: ["coverage", "novelty", "diversity"]))")

@@ -20,6 +20,8 @@ public final class OnlineServing: InferenceService {
         /// Training interactions per item, for the unknown-user fallback.
         var popularity: Popularity
         var names: [UInt64: String]
+        /// The ranking stage, when the config has one.
+        var ranker: Ranker?
     }
 
     public let config: ClusterConfig
@@ -37,6 +39,9 @@ public final class OnlineServing: InferenceService {
     private let modelVersion = Atomic<UInt64>(0)
     private let inFlight = Atomic<Int>(0)
     private let requests = Atomic<UInt64>(0)
+    /// The ranker's weights, refreshed from the shards at most every `rankerRefresh`.
+    private let rankerWeights = Mutex<(weights: [Float], fetched: ContinuousClock.Instant)?>(nil)
+    private let rankerRefresh = Duration.seconds(1)
     /// Largest id and list sizes a request may carry.
     static let maxIDBytes = 512
     static let maxListLength = 10_000
@@ -57,9 +62,10 @@ public final class OnlineServing: InferenceService {
         for click in clicks { history[click.user, default: []].insert(click.item) }
         seen.withLock { $0 = history }
         knownItems.withLock { $0 = Set(data.train.map(\.item)) }
+        let ranker = Ranker.make(config: config, train: data.train, scenarios: max(1, data.scenarioNames.count))
         model.withLock {
             $0 = Model(parameters: parameters, items: data.items, popularity: Popularity(items: data.items, train: data.train),
-                       names: data.names)
+                       names: data.names, ranker: ranker)
         }
     }
 
@@ -95,7 +101,11 @@ public final class OnlineServing: InferenceService {
         if !request.includeSeen, let history = seen.withLock({ $0[user] }) { excluded.formUnion(history) }
         let k = Int(request.k)
         let settings = ranker.with(policy: policy).settings
-        let perShardCandidates = settings.modelCandidateCount(k: k)
+        var perShardCandidates = settings.modelCandidateCount(k: k)
+        if model.ranker != nil {
+            // The ranking stage re-scores the best retrieval candidates: fetch enough of them.
+            perShardCandidates = max(perShardCandidates, (config.ranking.candidates + 1) / 2)
+        }
         let shards = max(1, model.parameters.routing.shardIDs.count)
         let poolPerShard = (settings.explorePoolCount(k: k) + shards - 1) / shards
 
@@ -131,6 +141,10 @@ public final class OnlineServing: InferenceService {
                 ExplorationCandidate(item: item, modelScore: Float(log1p(Double(counts[item] ?? 0))), source: .model)
             } + candidates
         }
+        if known, let stage = model.ranker {
+            candidates = try await rerank(candidates, user: rows, stage: stage, parameters: model.parameters,
+                                          scenario: UInt32(config.serving.scenarioIndex(of: request.scenario)))
+        }
         var rng = SplitMix64(seed: seed)
         let ranked = ranker.with(policy: policy).rank(candidates, k: k, totalImpressions: totalImpressions, using: &rng)
 
@@ -154,6 +168,32 @@ public final class OnlineServing: InferenceService {
                                                "seed": "\(seed)", "items": "\(explored.joined(separator: ","))"])
         }
         return response
+    }
+
+    /// Replaces the model scores of the best retrieval candidates with the ranking stage's.
+    private func rerank(_ candidates: [ExplorationCandidate], user: [Float], stage: Ranker, parameters: ShardedParameterClient,
+                        scenario: UInt32) async throws -> [ExplorationCandidate] {
+        let scored = candidates.indices.filter { candidates[$0].source == .model && candidates[$0].modelScore != nil }
+            .sorted { (candidates[$0].modelScore ?? 0) > (candidates[$1].modelScore ?? 0) }
+            .prefix(config.ranking.candidates)
+        guard !scored.isEmpty else { return candidates }
+        let items = scored.map { candidates[$0].item }
+        let vectors = try await parameters.lookup(table: config.model.itemTable, keys: items, dim: dim).rows
+        let weights = try await rankerParameters(stage, parameters: parameters)
+        let scores = stage.score(user: user, items: items, itemVectors: vectors, scenario: scenario, parameters: weights)
+        var reranked = candidates
+        for (position, index) in scored.enumerated() { reranked[index].modelScore = scores[position] }
+        return reranked
+    }
+
+    private func rankerParameters(_ stage: Ranker, parameters: ShardedParameterClient) async throws -> [Float] {
+        if let cached = rankerWeights.withLock({ $0 }), ContinuousClock.now - cached.fetched < rankerRefresh {
+            return cached.weights
+        }
+        let blocks = try await parameters.pull(table: stage.dense.table, keys: stage.dense.keys, dim: stage.dense.blockSize)
+        let weights = stage.dense.flatten(blocks)
+        rankerWeights.withLock { $0 = (weights, ContinuousClock.now) }
+        return weights
     }
 
     // MARK: Score

@@ -59,6 +59,8 @@ public struct RunSummary: Codable, Sendable {
     public var bestEpoch = 0
     /// Test metrics of the kept model.
     public var test: [String: Double] = [:]
+    /// With a ranking stage: test metrics of retrieval followed by re-ranking its top candidates.
+    public var testTwoStage: [String: Double]?
     /// Median over epochs of training examples per second (whole cluster).
     public var examplesPerSecond = 0.0
     public var timings = Timings()

@@ -69,6 +69,10 @@ public struct WorkerRole: Sendable {
         var trainer = MFTrainer(model: config.model, dim: userTable.dim, batchSize: config.training.batchSize,
                                 seed: Hashing.combine(config.training.seed, UInt64(membership.memberID)),
                                 train: data.train, items: data.items)
+        let ranker = Ranker.make(config: config, train: data.train, scenarios: max(1, data.scenarioNames.count),
+                                 countScale: Double(membership.memberCount))
+        var dims: [String: Int] = [:]
+        for table in config.tables { dims[table.name] = table.dim }
         logger.info("loaded data", metadata: [
             "examples": "\(data.train.count)", "items": "\(data.items.count)", "skipped_lines": "\(data.skippedLines)",
             "seconds": "\(String(format: "%.2f", (clock.now - loadStart).seconds))",
@@ -112,6 +116,12 @@ public struct WorkerRole: Sendable {
                 try Task.checkCancellation()
                 if let batch = trainer.batch(step: step) {
                     pending.add(try await trainer.train(batch, on: parameters))
+                    if let ranker {
+                        // The ranking stage learns from the same positives and negatives; its loss is logged apart.
+                        let stats = try await ShardedStep.train(ranker, batch: Ranker.batch(from: batch), dims: dims,
+                                                                seed: Hashing.combine(UInt64(task.epoch), UInt64(step)), on: parameters)
+                        pending.communicationSeconds += stats.communicationSeconds
+                    }
                 }
                 if synchronous {
                     barrierGeneration += 1

@@ -71,6 +71,13 @@ extension ClusterConfig {
         if let node = try root.child("evaluation") { evaluation = try EvaluationSettings(reading: node) }
         if let node = try root.child("serving") { serving = try ServingSettings(reading: node) }
         if let node = try root.child("online") { online = try OnlineSettings(reading: node) }
+        if let node = try root.child("ranking") {
+            ranking = try RankingSettings(reading: node)
+            if ranking.enabled && table(named: ranking.denseTable) == nil {
+                throw (try node.child("dense_table") ?? node).error(
+                    "the ranking stage keeps its weights in table '\(ranking.denseTable)', which `tables` does not declare (add e.g. {name: \(ranking.denseTable), dim: 256, optimizer: {kind: adam, learning_rate: 0.001}, init: {kind: zeros}})")
+            }
+        }
         try root.rejectUnknownKeys()
         try validateModelTables(root: root)
     }
@@ -325,6 +332,19 @@ extension ExplorationSettings {
     }
 }
 
+extension RankingSettings {
+    init(reading node: ConfigNode) throws(ConfigError) {
+        self.init()
+        enabled = try node.bool("enabled", default: enabled)
+        if let hiddenNode = try node.child("hidden") {
+            hidden = try hiddenNode.sequence().map { node throws(ConfigError) in try node.int(in: 1...65_536) }
+        }
+        candidates = try node.int("candidates", default: candidates, in: 1...100_000)
+        denseTable = try node.string("dense_table", default: denseTable)
+        try node.rejectUnknownKeys()
+    }
+}
+
 extension OnlineSettings {
     init(reading node: ConfigNode) throws(ConfigError) {
         self.init()
@@ -462,11 +482,16 @@ extension ConfigNode {
             mapping[key] = try setting(value, at: rest, in: child, override: override)
             return .mapping(mapping)
         case .index(let index):
-            guard var sequence = node.sequence, index < sequence.count else {
+            // An index one past the end appends (e.g. --set tables[2]={name: dense, dim: 256}).
+            guard var sequence = node.sequence, index <= sequence.count else {
                 throw ConfigError(file: "command line", key: override.path,
-                                  message: "index \(index) is past the end of the list")
+                                  message: "index \(index) is past the end of the list (use \(node.sequence?.count ?? 0) to append)")
             }
-            sequence[index] = try setting(value, at: rest, in: sequence[index], override: override)
+            if index == sequence.count {
+                sequence.append(try setting(value, at: rest, in: .mapping(Node.Mapping([])), override: override))
+            } else {
+                sequence[index] = try setting(value, at: rest, in: sequence[index], override: override)
+            }
             return .sequence(sequence)
         }
     }

@@ -21,6 +21,7 @@ public struct ClusterConfig: Sendable, Codable, Hashable {
     public var evaluation = EvaluationSettings()
     public var serving = ServingSettings()
     public var online = OnlineSettings()
+    public var ranking = RankingSettings()
 
     public init() {}
 
@@ -188,6 +189,12 @@ public struct ServingSettings: Sendable, Codable, Hashable {
 
     public init() {}
 
+    /// The position of `scenario` among the configured scenarios (0 for the default one).
+    public func scenarioIndex(of scenario: String) -> Int {
+        guard !scenario.isEmpty else { return 0 }
+        return (scenarios.keys.sorted().firstIndex(of: scenario) ?? -1) + 1
+    }
+
     /// The policy for `scenario` ("" for the default scenario); nil for an unknown scenario.
     public func policy(for scenario: String) -> ExplorationPolicy? {
         if scenario.isEmpty { return exploration.policy }
@@ -216,6 +223,20 @@ public struct OnlineSettings: Sendable, Codable, Hashable {
     public var fsync = true
     /// Ratings at least this count as positive feedback.
     public var positiveRating: Float = 4
+
+    public init() {}
+}
+
+/// The ranking stage: an MLP that re-scores retrieval candidates with user,
+/// item and context features (see `Ranker`).
+public struct RankingSettings: Sendable, Codable, Hashable {
+    public var enabled = false
+    /// Hidden widths of the ranking MLP.
+    public var hidden = [64, 32]
+    /// Retrieval candidates re-ranked per request (and per user in evaluation).
+    public var candidates = 100
+    /// The dense table holding the ranker's weights as blocks (declared under `tables`).
+    public var denseTable = "dense"
 
     public init() {}
 }

@@ -6,9 +6,11 @@ import Foundation
 /// Features of a (user, item, scenario) triple: the user vector u and item
 /// vector v from the retrieval model (inputs only: the ranker does not train
 /// them), their element-wise product u⊙v, the retrieval score u·v, the item's
-/// log training frequency, and a one-hot scenario. An MLP maps them to a
-/// click logit, trained with the logistic loss on positives and the retrieval
-/// model's sampled negatives. Its weights are dense blocks on the shards.
+/// log training frequency, and a one-hot scenario. The score is residual,
+/// `u·v + MLP(features)`, with the MLP's output layer starting at zero, so an
+/// untrained ranker ranks exactly as retrieval does and training learns
+/// corrections. It is trained with the logistic loss on positives and
+/// negatives; its weights are dense blocks on the shards.
 public struct Ranker: ShardedModel {
     /// One example: the vectors are taken from the pulled rows.
     public struct Example: Sendable, Hashable {
@@ -60,9 +62,14 @@ public struct Ranker: ShardedModel {
         dense = DenseBlocks(table: denseTable, blockSize: blockSize, parameterCount: layout.count, firstKey: denseFirstKey)
     }
 
-    /// The ranker's initial weights (written to the dense table once).
+    /// The ranker's initial weights (written to the dense table once): the output layer
+    /// is zero, so the untrained ranker scores exactly `u·v`.
     public func initialParameters(seed: UInt64) -> [Float] {
-        layout.initialize(seed: seed)
+        var parameters = layout.initialize(seed: seed)
+        if let last = mlp.layers.last {
+            for i in last.weightOffset..<(last.weightOffset + last.inputs * last.outputs) { parameters[i] = 0 }
+        }
+        return parameters
     }
 
     public func keys(for batch: Batch) -> [String: [UInt64]] {
@@ -82,7 +89,7 @@ public struct Ranker: ShardedModel {
         var loss = 0.0
         var dLogits = Matrix(rows: logits.rows, cols: 1)
         for (i, example) in batch.examples.enumerated() {
-            let z = logits[i, 0]
+            let z = logits[i, 0] + x[i, 3 * dim]
             loss += Double(example.label == 1 ? MatrixFactorization.softplus(-z) : MatrixFactorization.softplus(z))
             dLogits[i, 0] = MatrixFactorization.sigmoid(z) - example.label
         }
@@ -96,7 +103,7 @@ public struct Ranker: ShardedModel {
         let examples = items.map { Example(user: 0, item: $0, scenario: scenario, label: 0) }
         let x = features(examples, userKeys: [0], userRows: user, itemKeys: items, itemRows: itemVectors)
         let (logits, _) = mlp.forward(x, parameters: parameters, mode: .inference)
-        return (0..<logits.rows).map { logits[$0, 0] }
+        return (0..<logits.rows).map { logits[$0, 0] + x[$0, 3 * dim] }
     }
 
     /// The feature matrix of `examples` (one row each).
@@ -128,5 +135,40 @@ public struct Ranker: ShardedModel {
     private static func unique(_ keys: [UInt64]) -> [UInt64] {
         var seen = Set<UInt64>()
         return keys.filter { seen.insert($0).inserted }
+    }
+}
+
+extension Ranker {
+    /// The ranker a config asks for (nil when `ranking.enabled` is false).
+    ///
+    /// - Parameters:
+    ///   - train: training interactions, for the items' popularity feature.
+    ///   - countScale: multiplies the counts (a worker that sees 1/M of the users passes M).
+    public static func make(config: ClusterConfig, train: [Interaction], scenarios: Int, countScale: Double = 1) -> Ranker? {
+        guard config.ranking.enabled, let user = config.table(named: config.model.userTable),
+              let dense = config.table(named: config.ranking.denseTable) else { return nil }
+        var counts: [UInt64: Int] = [:]
+        for interaction in train { counts[interaction.item, default: 0] += 1 }
+        let popularity = counts.mapValues { Float(log1p(Double($0) * countScale)) }
+        return Ranker(dim: user.dim, scenarios: scenarios, hidden: config.ranking.hidden, userTable: config.model.userTable,
+                      itemTable: config.model.itemTable, denseTable: dense.name, blockSize: dense.dim, popularity: popularity)
+    }
+
+    /// Ranking examples from a matrix-factorization batch: each positive (label 1), and as a
+    /// negative (label 0) the next example's positive item — an in-batch negative, drawn in
+    /// proportion to popularity like the items retrieval puts in front of a user, which makes
+    /// a harder lesson than the uniformly sampled negatives of retrieval.
+    public static func batch(from mf: MFBatch) -> Batch {
+        var examples: [Example] = []
+        examples.reserveCapacity(2 * mf.count)
+        for e in 0..<mf.count {
+            let user = mf.userKeys[Int(mf.users[e])]
+            let positive = mf.itemKeys[Int(mf.positives[e])]
+            examples.append(Example(user: user, item: positive, label: 1))
+            guard mf.count > 1 else { continue }
+            let other = mf.itemKeys[Int(mf.positives[(e + 1) % mf.count])]
+            if other != positive { examples.append(Example(user: user, item: other, label: 0)) }
+        }
+        return Batch(examples: examples)
     }
 }

@@ -155,6 +155,11 @@ import TesseraCore
         #expect(unknown?.file.contains("command line") == true)
         #expect(throws: ConfigError.self) { try ConfigOverride(parsing: "no-equals-sign") }
         #expect(error("", overrides: ["tables[7].dim=3"])?.message.contains("past the end") == true)
+        // One past the end appends.
+        let appended = try parse("tables: [{name: user, dim: 8}, {name: item, dim: 8}]",
+                                 overrides: ["tables[2]={name: dense, dim: 256, init: {kind: zeros}}"])
+        #expect(appended.tables.map(\.name) == ["user", "item", "dense"])
+        #expect(appended.tables[2].dim == 256 && appended.tables[2].initializer == .zeros)
     }
 
     @Test func roundTripsThroughJSON() throws {

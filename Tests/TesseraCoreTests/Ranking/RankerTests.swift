@@ -38,6 +38,13 @@ import TesseraCore
         #expect(try step(initial).gradients.keys.sorted() == ["dense"])
     }
 
+    @Test func untrainedRankerRanksAsRetrievalDoes() {
+        let model = ranker()
+        let scores = model.score(user: [1, 0, 0.5], items: [10, 11], itemVectors: [0.2, 0, 0, 0.5, 0, 1], scenario: 0,
+                                 parameters: model.initialParameters(seed: 1))
+        #expect(abs(scores[0] - 0.2) < 1e-6 && abs(scores[1] - 1.0) < 1e-6)
+    }
+
     @Test func learnsWhichItemsAreClicked() throws {
         // Item 10 is clicked, item 11 never; the vectors alone do not tell them apart.
         let model = ranker(popularity: [10: 3, 11: 0.1])
