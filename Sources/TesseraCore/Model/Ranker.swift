@@ -154,20 +154,17 @@ extension Ranker {
                       itemTable: config.model.itemTable, denseTable: dense.name, blockSize: dense.dim, popularity: popularity)
     }
 
-    /// Ranking examples from a matrix-factorization batch: each positive (label 1), and as a
-    /// negative (label 0) the next example's positive item — an in-batch negative, drawn in
-    /// proportion to popularity like the items retrieval puts in front of a user, which makes
-    /// a harder lesson than the uniformly sampled negatives of retrieval.
+    /// Ranking examples from a matrix-factorization batch: its positives (label 1) and the
+    /// retrieval model's sampled negatives (label 0).
     public static func batch(from mf: MFBatch) -> Batch {
         var examples: [Example] = []
-        examples.reserveCapacity(2 * mf.count)
+        examples.reserveCapacity(mf.count * (1 + mf.negativesPerPositive))
         for e in 0..<mf.count {
             let user = mf.userKeys[Int(mf.users[e])]
-            let positive = mf.itemKeys[Int(mf.positives[e])]
-            examples.append(Example(user: user, item: positive, label: 1))
-            guard mf.count > 1 else { continue }
-            let other = mf.itemKeys[Int(mf.positives[(e + 1) % mf.count])]
-            if other != positive { examples.append(Example(user: user, item: other, label: 0)) }
+            examples.append(Example(user: user, item: mf.itemKeys[Int(mf.positives[e])], label: 1))
+            for j in 0..<mf.negativesPerPositive {
+                examples.append(Example(user: user, item: mf.itemKeys[Int(mf.negatives[e * mf.negativesPerPositive + j])], label: 0))
+            }
         }
         return Batch(examples: examples)
     }
