@@ -19,6 +19,12 @@
 /// train a `.blind` model (or any kind with `scenarios: 1` and examples relabelled 0) on
 /// each scenario's data.
 ///
+/// Wiring is the same as `TwoTowerModel`'s (`tableDims`, `initialDenseRows`,
+/// `TwoTowerBatcher`, `ShardedStep.train`), except that the item table (rows of `itemDim`)
+/// is already the serving index, and queries are per (user, scenario):
+/// `userVectors(users:scenario:rows:)`. Evaluate each scenario on its own held-out
+/// interactions.
+///
 /// Shapes and offsets only: `Sendable`.
 public struct MultiScenarioModel: ShardedModel {
     public typealias Batch = TwoTowerBatch
@@ -69,12 +75,12 @@ public struct MultiScenarioModel: ShardedModel {
     }
 
     public func keys(for batch: TwoTowerBatch) -> [String: [UInt64]] {
-        let plan = TowerPlan(batch)
+        let plan = TwoTowerPlan(batch)
         return [config.userTable: plan.users.keys, config.itemTable: plan.items.keys, config.denseTable: dense.keys]
     }
 
     public func gradients(for batch: TwoTowerBatch, rows: [String: [Float]], seed: UInt64) throws -> ModelStep {
-        let plan = TowerPlan(batch)
+        let plan = TwoTowerPlan(batch)
         let scenarios = try (0..<batch.count).map { try partition(of: batch.scenario($0)) }
         let d = config.embeddingDim
         let parameters = try TowerRows.dense(rows, dense)

@@ -29,6 +29,8 @@ public struct TwoTowerConfig: Sendable, Hashable {
 
     /// L2-normalise both towers' outputs, so scores are cosine similarities divided by
     /// `temperature`. Without it, scores are raw dot products divided by `temperature`.
+    /// Sampled softmax works best normalised with a small temperature; BPR learned better
+    /// on raw dot products (`normalize = false`, `temperature = 1`) in our synthetic tests.
     public var normalize = true
     /// Scores are `u·v / temperature`. With normalisation, cosines lie in [-1, 1] and a
     /// small temperature (0.05–0.2) sharpens the softmax; without it, keep 1.

@@ -22,7 +22,7 @@ extension TwoTowerModel {
         let userRows = try TowerRows.table(rows, config.userTable, count: index.count, dim: config.embeddingDim)
         let input = EmbeddingLookup.gather(userRows, dim: config.embeddingDim, indices: users.map { index[$0] })
         var u = userTower.forward(input, parameters: parameters).output
-        if config.normalize { u = TowerNormalization.forward(u).output }
+        if config.normalize { u = TwoTowerNormalization.forward(u).output }
         u.scale(by: 1 / config.temperature)
         return u.values
     }
@@ -46,7 +46,7 @@ extension TwoTowerModel {
         let featureRows = try features.map { try TowerRows.table(rows, $0.table, count: $0.index.count, dim: e) }
         let input = itemInputs(itemRows: itemRows, features: features, featureRows: featureRows)
         var v = itemTower.forward(input, parameters: parameters).output
-        if config.normalize { v = TowerNormalization.forward(v).output }
+        if config.normalize { v = TwoTowerNormalization.forward(v).output }
         return EmbeddingLookup.gather(v.values, dim: vectorDim, indices: items.map { index[$0] }).values
     }
 }

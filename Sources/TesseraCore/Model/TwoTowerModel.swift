@@ -16,6 +16,14 @@
 /// ascending); `gradients(for:rows:seed:)` returns gradients for exactly those rows,
 /// summed per key. Serving: `userVectors` and `itemVectors` (see `TwoTowerModel+Inference`).
 ///
+/// Wiring: declare tables with `tableDims` (the dense table's `dim` is the block size);
+/// assign `initialDenseRows(seed:)` at `dense.keys` once (e.g. `onlyIfAbsent`) before
+/// training; cut the data with `TwoTowerBatcher` and run each batch with
+/// `ShardedStep.train(model, batch:, dims: model.tableDims, seed:, on:)`. For evaluation and
+/// serving, pull `userVectorKeys`/`itemVectorKeys` and score `userVectors · itemVectors`
+/// (`FullRankingEvaluator.evaluate(_:userVectors:itemVectors:dim:)` with `vectorDim`);
+/// item vectors are tower outputs, so serving needs them published to an item index.
+///
 /// Holds shapes, offsets and the item → feature-key map, never parameters: `Sendable`.
 public struct TwoTowerModel: ShardedModel {
     public typealias Batch = TwoTowerBatch
@@ -83,14 +91,14 @@ public struct TwoTowerModel: ShardedModel {
     }
 
     public func keys(for batch: TwoTowerBatch) -> [String: [UInt64]] {
-        let plan = TowerPlan(batch)
+        let plan = TwoTowerPlan(batch)
         var keys = [config.userTable: plan.users.keys, config.itemTable: plan.items.keys, config.denseTable: dense.keys]
         if let features = featurePlan(items: plan.items.keys) { keys[features.table] = features.index.keys }
         return keys
     }
 
     public func gradients(for batch: TwoTowerBatch, rows: [String: [Float]], seed: UInt64) throws -> ModelStep {
-        let plan = TowerPlan(batch)
+        let plan = TwoTowerPlan(batch)
         let e = config.embeddingDim
         let parameters = try TowerRows.dense(rows, dense)
         let userRows = try TowerRows.table(rows, config.userTable, count: plan.users.count, dim: e)
@@ -102,10 +110,10 @@ public struct TwoTowerModel: ShardedModel {
         // Forward: a user vector per example, an item vector per candidate, all their scores.
         let userInput = EmbeddingLookup.gather(userRows, dim: e, indices: plan.exampleUsers)
         let (userOutput, userCache) = userTower.forward(userInput, parameters: parameters, mode: mode.derived(1))
-        let u = config.normalize ? TowerNormalization.forward(userOutput) : (output: userOutput, norms: [])
+        let u = config.normalize ? TwoTowerNormalization.forward(userOutput) : (output: userOutput, norms: [])
         let itemInput = itemInputs(itemRows: itemRows, features: features, featureRows: featureRows)
         let (itemOutput, itemCache) = itemTower.forward(itemInput, parameters: parameters, mode: mode.derived(2))
-        let v = config.normalize ? TowerNormalization.forward(itemOutput) : (output: itemOutput, norms: [])
+        let v = config.normalize ? TwoTowerNormalization.forward(itemOutput) : (output: itemOutput, norms: [])
         var scores = matmul(u.output, v.output, transposeB: true)
         scores.scale(by: 1 / config.temperature)
         let logQ = config.loss == .sampledSoftmax && config.logQCorrection ? self.logQ.map { q in plan.items.keys.map { q[$0] } } : nil
@@ -118,8 +126,8 @@ public struct TwoTowerModel: ShardedModel {
         var du = matmul(dScores, v.output)
         var dv = matmul(dScores, u.output, transposeA: true)
         if config.normalize {
-            du = TowerNormalization.backward(du, output: u.output, norms: u.norms)
-            dv = TowerNormalization.backward(dv, output: v.output, norms: v.norms)
+            du = TwoTowerNormalization.backward(du, output: u.output, norms: u.norms)
+            dv = TwoTowerNormalization.backward(dv, output: v.output, norms: v.norms)
         }
         var denseGradient = layout.zeros()
         let dUserInput = userTower.backward(du, cache: userCache, parameters: parameters, gradients: &denseGradient)
