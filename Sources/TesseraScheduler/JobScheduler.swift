@@ -23,8 +23,10 @@ public actor JobScheduler: SchedulerService {
     /// The best model so far, with every vector an evaluation needs.
     private struct Snapshot: Sendable {
         var epoch: Int
-        var userVectors: [Float]
+        /// Item vectors in `data.items` order.
         var itemVectors: [Float]
+        /// Query vectors per evaluation part, one row per row of the part's set.
+        var queries: [String: [Float]]
     }
 
     public let config: ClusterConfig
@@ -116,7 +118,7 @@ public actor JobScheduler: SchedulerService {
         let loadStart = clock.now
         let loading = Task.detached { () throws -> EvaluationContext in
             let data = try PreparedData.load(config.data, split: config.split)
-            return try EvaluationContext(data: data, settings: config.evaluation)
+            return try EvaluationContext(data: data, config: config)
         }
         context = loading
         Task {
@@ -232,7 +234,8 @@ public actor JobScheduler: SchedulerService {
             if request.skippedLines > 0 {
                 console.line("worker \(request.workerID): skipped \(request.skippedLines) malformed lines (on_bad_line: skip)")
             }
-            apply(coordinator.workerLoaded(id: request.workerID, examples: Int(request.loadedExamples), now: now))
+            apply(coordinator.workerLoaded(id: request.workerID, examples: Int(request.loadedExamples),
+                                           steps: request.stepsPerEpoch > 0 ? Int(request.stepsPerEpoch) : nil, now: now))
             return Tessera_V1_ProgressAck()
         }
         guard case .training(let epoch) = coordinator.phase, epoch == Int(request.epoch) else {
@@ -416,7 +419,7 @@ public actor JobScheduler: SchedulerService {
             apply(coordinator.fail("cannot read the feedback log: \(error)"))
             return
         }
-        inference.start(parameters: parameters, data: context.data, clicks: clicks)
+        inference.start(parameters: parameters, data: context.data, retrieval: context.model, clicks: clicks)
         console.line("serving Recommend, Score and Feedback (feedback log at \(feedback.log.endOffset) events, \(config.online.workers) online workers)")
     }
 
@@ -426,11 +429,11 @@ public actor JobScheduler: SchedulerService {
         let data = context.data
         summary.timings.dataLoadSeconds = seconds
         summary.data = .init(source: data.description, trainInteractions: data.train.count, validInteractions: data.valid.count,
-                             testInteractions: data.test.count, users: context.modelUsers.count, items: data.items.count,
+                             testInteractions: data.test.count, users: context.userCount, items: data.items.count,
                              skippedLines: data.skippedLines)
-        sampleUser = context.test.users.first.map { data.rawID(for: $0) } ?? ""
+        sampleUser = context.trainUsers.first.map { data.rawID(for: $0) } ?? ""
         console.line("data: \(data.description)")
-        console.line("      \(Format.count(Double(data.train.count))) train / \(Format.count(Double(data.valid.count))) valid / \(Format.count(Double(data.test.count))) test interactions, \(Format.count(Double(context.modelUsers.count))) users, \(Format.count(Double(data.items.count))) items (loaded in \(Format.seconds(seconds)))")
+        console.line("      \(Format.count(Double(data.train.count))) train / \(Format.count(Double(data.valid.count))) valid / \(Format.count(Double(data.test.count))) test interactions, \(Format.count(Double(context.userCount))) users, \(Format.count(Double(data.items.count))) items (loaded in \(Format.seconds(seconds)))")
         if data.skippedLines > 0 {
             console.line("      skipped \(data.skippedLines) malformed lines (on_bad_line: skip), e.g. \(data.skippedExamples.first ?? "")")
         }
@@ -438,7 +441,7 @@ public actor JobScheduler: SchedulerService {
         for part in ["valid", "test"] {
             guard let result = context.popularity[part] else { continue }
             summary.popularity[part] = result.metrics
-            console.line("popularity baseline, \(part): \(Format.metrics(result.metrics, k: k))")
+            console.line("popularity baseline, \(part): \(Format.metrics(result.metrics, k: k, keys: Self.accuracyKeys(config)))")
         }
         prepareModelIfReady()
     }
@@ -454,6 +457,10 @@ public actor JobScheduler: SchedulerService {
                     try await parameters.assign(table: ranker.dense.table, keys: ranker.dense.keys,
                                                 values: ranker.dense.blocks(ranker.initialParameters(seed: config.training.seed)),
                                                 dim: ranker.dense.blockSize, onlyIfAbsent: true)
+                }
+                if let (blocks, rows) = context.model.initialDense(seed: config.training.seed) {
+                    try await parameters.assign(table: blocks.table, keys: blocks.keys, values: rows, dim: blocks.blockSize,
+                                                onlyIfAbsent: true)
                 }
                 self.apply(self.coordinator.schedulerDataReady())
             } catch {
@@ -481,22 +488,35 @@ public actor JobScheduler: SchedulerService {
         let evalStart = clock.now
         do {
             let context = try await loading.value
-            let snapshot = try await Self.pullSnapshot(epoch: epoch, context: context, parameters: parameters, config: config)
-            let result = try await Self.score(context.monitor, snapshot: snapshot, context: context, k: config.evaluation.k, dim: dim)
-            finishEvaluation(epoch: epoch, result: result, snapshot: snapshot, context: context,
+            // The test parts' vectors are kept with the snapshot, so the best epoch can be tested at the end.
+            let snapshot = try await Self.pullSnapshot(epoch: epoch, parts: context.monitor + (context.valid.isEmpty ? [] : context.test),
+                                                       context: context, parameters: parameters, config: config)
+            try await publishItemVectors(snapshot, context: context, parameters: parameters)
+            var results: [EvaluationResult] = []
+            for part in context.monitor {
+                results.append(try await Self.score(part, snapshot: snapshot, context: context, k: config.evaluation.k))
+            }
+            finishEvaluation(epoch: epoch, result: EvaluationContext.mean(results), snapshot: snapshot, context: context,
                              trainSeconds: trainSeconds, evalSeconds: (clock.now - evalStart).seconds)
         } catch {
             apply(coordinator.fail("evaluation after epoch \(epoch) failed: \(error)"))
         }
     }
 
+    /// Two-tower item vectors are tower outputs: serving scores them from their own table.
+    private func publishItemVectors(_ snapshot: Snapshot, context: EvaluationContext, parameters: ShardedParameterClient) async throws {
+        guard case .twoTower = context.model else { return }
+        try await parameters.assign(table: config.servingTable, keys: context.data.items, values: snapshot.itemVectors,
+                                    dim: context.model.vectorDim, onlyIfAbsent: false)
+    }
+
     /// Two-stage metrics: each user's top `candidates` by retrieval score, re-scored by the ranker.
     @concurrent
-    private static func twoStage(_ set: EvaluationSet, snapshot: Snapshot, context: EvaluationContext, ranker: Ranker,
-                                 candidates: Int, k: Int, dim: Int, parameters: ShardedParameterClient) async throws -> [String: Double] {
+    private static func twoStage(_ part: EvaluationPart, snapshot: Snapshot, ranker: Ranker, candidates: Int, k: Int, dim: Int,
+                                 parameters: ShardedParameterClient) async throws -> [String: Double] {
+        guard case .full(let set) = part.scoring, let userVectors = snapshot.queries[part.name] else { return [:] }
         let blocks = try await parameters.pull(table: ranker.dense.table, keys: ranker.dense.keys, dim: ranker.dense.blockSize)
         let weights = ranker.dense.flatten(blocks)
-        let userVectors = context.userVectors(for: set, from: snapshot.userVectors, dim: dim)
         let retrieval = try FullRankingEvaluator(k: candidates)
         var average = RankingMetrics.Average()
         retrieval.forEachTopK(set, scorer: DotProductScorer(userVectors: userVectors, itemVectors: snapshot.itemVectors, dim: dim),
@@ -515,24 +535,52 @@ public actor JobScheduler: SchedulerService {
         return average.metrics(k: k)
     }
 
-    /// Full-ranking metrics of `snapshot` on `set`, computed off the actor.
+    /// The metrics of `snapshot` on `part`, computed off the actor.
     @concurrent
-    private static func score(_ set: EvaluationSet, snapshot: Snapshot, context: EvaluationContext, k: Int, dim: Int,
+    private static func score(_ part: EvaluationPart, snapshot: Snapshot, context: EvaluationContext, k: Int,
                               keepLists: Bool = false) async throws -> EvaluationResult {
-        // Coverage, novelty and intra-list diversity (in the model's item space) beside accuracy.
-        let evaluator = try FullRankingEvaluator(k: k, beyondAccuracy: true)
-        return evaluator.evaluate(set, userVectors: context.userVectors(for: set, from: snapshot.userVectors, dim: dim),
-                                  itemVectors: snapshot.itemVectors, dim: dim, keepLists: keepLists)
+        guard let queries = snapshot.queries[part.name] else { throw ModelError("no query vectors for \(part.name)") }
+        let dim = context.model.vectorDim
+        switch part.scoring {
+        case .full(let set):
+            // Coverage, novelty and intra-list diversity (in the model's item space) beside accuracy.
+            let evaluator = try FullRankingEvaluator(k: k, beyondAccuracy: true)
+            return evaluator.evaluate(set, userVectors: queries, itemVectors: snapshot.itemVectors, dim: dim, keepLists: keepLists)
+        case .sampled(let set, let evaluator):
+            return evaluator.evaluate(userVectors: queries, candidates: set.candidates, itemKeys: context.data.items,
+                                      itemRows: snapshot.itemVectors, dim: dim)
+        }
     }
 
-    private var dim: Int { config.table(named: config.model.userTable)?.dim ?? 0 }
+    /// Item vectors and the query vectors of `parts`, from the shards' current rows.
+    @concurrent
+    private static func pullSnapshot(epoch: Int, parts: [EvaluationPart], context: EvaluationContext,
+                                     parameters: ShardedParameterClient, config: ClusterConfig) async throws -> Snapshot {
+        var dims: [String: Int] = [:]
+        for table in config.tables { dims[table.name] = table.dim }
+        let model = context.model
+        let items = context.data.items
+        let itemRows = try await RetrievalModel.pull(model.itemKeys(items), dims: dims, from: parameters)
+        var snapshot = Snapshot(epoch: epoch, itemVectors: try model.itemVectors(items, rows: itemRows), queries: [:])
+        let dim = model.vectorDim
+        for part in parts {
+            let asked = part.queries.compactMap { $0 }
+            let rows = try await RetrievalModel.pull(model.queryKeys(asked), dims: dims, from: parameters)
+            let vectors = try model.queryVectors(asked, rows: rows)
+            var all = [Float](repeating: 0, count: part.queries.count * dim)
+            var next = 0
+            for (row, query) in part.queries.enumerated() where query != nil {
+                all.replaceSubrange(row * dim..<(row + 1) * dim, with: vectors[next * dim..<(next + 1) * dim])
+                next += 1
+            }
+            snapshot.queries[part.name] = all
+        }
+        return snapshot
+    }
 
-    private static func pullSnapshot(epoch: Int, context: EvaluationContext, parameters: ShardedParameterClient,
-                                     config: ClusterConfig) async throws -> Snapshot {
-        let dim = config.table(named: config.model.userTable)?.dim ?? 0
-        async let items = parameters.pull(table: config.model.itemTable, keys: context.data.items, dim: dim)
-        async let users = parameters.pull(table: config.model.userTable, keys: context.modelUsers, dim: dim)
-        return Snapshot(epoch: epoch, userVectors: try await users, itemVectors: try await items)
+    /// The accuracy metrics a run prints: HR and NDCG for the sampled protocol, recall and NDCG otherwise.
+    static func accuracyKeys(_ config: ClusterConfig) -> [String] {
+        config.evaluation.protocol == .sampled ? ["hit", "ndcg"] : ["recall", "ndcg", "hit"]
     }
 
     private func finishEvaluation(epoch: Int, result: EvaluationResult, snapshot: Snapshot,
@@ -566,11 +614,11 @@ public actor JobScheduler: SchedulerService {
         console.line(String(format: "epoch %d/%d  loss %.4f  %@ ex/s  train %@  eval %@  %@ %@%@", epoch, config.training.epochs,
                             record.loss, Format.count(record.examplesPerSecond), Format.seconds(trainSeconds),
                             Format.seconds(evalSeconds), context.monitorName,
-                            Format.metrics(result.metrics, k: k, keys: ["recall", "ndcg"]), improved ? "  *" : ""))
+                            Format.metrics(result.metrics, k: k, keys: Array(Self.accuracyKeys(config).prefix(2))), improved ? "  *" : ""))
 
         let bestEpoch = best?.epoch ?? epoch
         let patience = config.training.patience
-        let earlyStop = context.valid != nil && patience > 0 && epoch - bestEpoch >= patience
+        let earlyStop = !context.valid.isEmpty && patience > 0 && epoch - bestEpoch >= patience
         let directives = coordinator.evaluationFinished(epoch: epoch, stop: earlyStop)
         if coordinator.phase == .finished {
             if earlyStop {
@@ -582,33 +630,63 @@ public actor JobScheduler: SchedulerService {
     }
 
     private func finishTraining(context: EvaluationContext) async {
-        guard let best else { return }
+        guard var best, let parameters else { return }
         let k = config.evaluation.k
         do {
-            let result = try await Self.score(context.test, snapshot: best, context: context, k: k, dim: dim,
-                                              keepLists: outputs.recommendationsPath != nil)
+            if context.valid.isEmpty {
+                // Judged on test all along: the snapshot holds the test vectors already.
+            } else if best.queries[context.test.first?.name ?? ""] == nil {
+                best = try await Self.pullSnapshot(epoch: best.epoch, parts: context.test, context: context, parameters: parameters, config: config)
+            }
+            let single = context.singleTestSet
+            var results: [EvaluationResult] = []
+            for part in context.test {
+                let result = try await Self.score(part, snapshot: best, context: context, k: k,
+                                                  keepLists: single != nil && outputs.recommendationsPath != nil)
+                results.append(result)
+                if context.test.count > 1 {
+                    summary.testByPart[part.name] = result.metrics
+                    summary.popularityByPart[part.name] = part.popularity.metrics
+                }
+            }
+            let result = EvaluationContext.mean(results)
             testEvaluation = Self.message(epoch: best.epoch, split: "test", result: result)
             summary.bestEpoch = best.epoch
             summary.test = result.metrics
             let rates = summary.epochs.map(\.examplesPerSecond).sorted()
             summary.examplesPerSecond = rates.isEmpty ? 0 : rates[rates.count / 2]
             summary.state = "finished"
-            console.line("test (epoch \(best.epoch)): \(Format.metrics(result.metrics, k: k))")
-            console.line("      beyond accuracy: \(Format.metrics(result.metrics, k: k, keys: ["coverage", "novelty", "diversity"]))")
+            let keys = Self.accuracyKeys(config)
+            if context.test.count > 1 {
+                for (part, partResult) in zip(context.test, results) {
+                    console.line("test \(part.name.dropFirst(5)) (epoch \(best.epoch)): \(Format.metrics(partResult.metrics, k: k, keys: keys)); popularity \(Format.metrics(part.popularity.metrics, k: k, keys: keys))")
+                }
+                console.line("test, mean over \(context.test.count) scenarios (epoch \(best.epoch)): \(Format.metrics(result.metrics, k: k))")
+            } else {
+                console.line("test (epoch \(best.epoch)): \(Format.metrics(result.metrics, k: k))")
+            }
+            if config.evaluation.protocol == .full {
+                console.line("      beyond accuracy: \(Format.metrics(result.metrics, k: k, keys: ["coverage", "novelty", "diversity"]))")
+            }
             if let ranker = Ranker.make(config: config, train: context.data.train, scenarios: max(1, context.data.scenarioNames.count)),
-               let parameters {
-                let twoStage = try await Self.twoStage(context.test, snapshot: best, context: context, ranker: ranker,
-                                                       candidates: config.ranking.candidates, k: k, dim: dim, parameters: parameters)
+               let part = context.test.first, context.test.count == 1 {
+                let twoStage = try await Self.twoStage(part, snapshot: best, ranker: ranker, candidates: config.ranking.candidates,
+                                                       k: k, dim: context.model.vectorDim, parameters: parameters)
                 summary.testTwoStage = twoStage
                 console.line("test, retrieval + ranking of the top \(config.ranking.candidates): \(Format.metrics(twoStage, k: k))")
             }
             if let popular = context.popularity["test"] {
-                console.line("test, popularity:  \(Format.metrics(popular.metrics, k: k))")
-                console.line("      beyond accuracy: \(Format.metrics(popular.metrics, k: k, keys: ["coverage", "novelty", "diversity"]))")
+                console.line("test, popularity:  \(Format.metrics(popular.metrics, k: k, keys: config.evaluation.protocol == .full ? ["recall", "ndcg", "hit", "mrr", "precision"] : keys))")
+                if config.evaluation.protocol == .full {
+                    console.line("      beyond accuracy: \(Format.metrics(popular.metrics, k: k, keys: ["coverage", "novelty", "diversity"]))")
+                }
             }
-            if let path = outputs.recommendationsPath, let lists = result.lists {
+            if let path = outputs.recommendationsPath {
+                guard let set = single, let lists = results.first?.lists else {
+                    throw ModelError("--export-recs needs one full-ranking test set (not per-scenario or sampled evaluation)")
+                }
                 let recommendations = RecommendationList.lists(
-                    from: lists, of: context.test, userName: context.data.rawID(for:), itemName: context.data.rawID(for:))
+                    from: lists, of: set, userName: context.data.rawID(for:), itemName: context.data.rawID(for:))
                 try RecommendationFile.write(recommendations, to: URL(fileURLWithPath: path))
                 console.line("wrote \(recommendations.count) users' top-\(k) lists to \(path)")
             }

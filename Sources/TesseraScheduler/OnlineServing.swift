@@ -22,14 +22,20 @@ public final class OnlineServing: InferenceService {
         var names: [UInt64: String]
         /// The ranking stage, when the config has one.
         var ranker: Ranker?
+        /// The retrieval model: how a request becomes a query vector.
+        var retrieval: RetrievalModel
+        /// Users are grouped by cones of their query vector.
+        var groups: UserGroups
+        /// The data's scenarios, by id (a multi-scenario model's query depends on it).
+        var scenarioNames: [String]
+        /// Sequence models: each user's latest training items, oldest first.
+        var histories: [UInt64: [UInt64]]
     }
 
     public let config: ClusterConfig
     private let hub: FeedbackHub
     private let logger: Logger
     private let ranker: ExplorationRanker
-    private let groups: UserGroups
-    private let dim: Int
     private let model = Mutex<Model?>(nil)
     /// Items each user interacted with: training data, then clicks.
     private let seen = Mutex<[UInt64: Set<UInt64>]>([:])
@@ -39,9 +45,9 @@ public final class OnlineServing: InferenceService {
     private let modelVersion = Atomic<UInt64>(0)
     private let inFlight = Atomic<Int>(0)
     private let requests = Atomic<UInt64>(0)
-    /// The ranker's weights, refreshed from the shards at most every `rankerRefresh`.
-    private let rankerWeights = Mutex<(weights: [Float], fetched: ContinuousClock.Instant)?>(nil)
-    private let rankerRefresh = Duration.seconds(1)
+    /// Dense weights (ranker, towers, attention) by table, refreshed from the shards at most every `denseRefresh`.
+    private let denseRows = Mutex<[String: (rows: [Float], fetched: ContinuousClock.Instant)]>([:])
+    private let denseRefresh = Duration.seconds(1)
     /// Largest id and list sizes a request may carry.
     static let maxIDBytes = 512
     static let maxListLength = 10_000
@@ -51,21 +57,26 @@ public final class OnlineServing: InferenceService {
         self.hub = hub
         self.logger = logger
         ranker = try ExplorationRanker(settings: config.serving.exploration)
-        dim = config.table(named: config.model.userTable)?.dim ?? 1
-        groups = UserGroups(bits: config.serving.userGroupBits, dim: dim, seed: config.serving.seed)
     }
 
     /// Starts answering: the shards to ask, the catalogue, and what each user has seen.
-    func start(parameters: ShardedParameterClient, data: PreparedData, clicks: [(user: UInt64, item: UInt64)]) {
+    func start(parameters: ShardedParameterClient, data: PreparedData, retrieval: RetrievalModel,
+               clicks: [(user: UInt64, item: UInt64)]) {
         var history: [UInt64: Set<UInt64>] = [:]
         for interaction in data.train { history[interaction.user, default: []].insert(interaction.item) }
         for click in clicks { history[click.user, default: []].insert(click.item) }
         seen.withLock { $0 = history }
         knownItems.withLock { $0 = Set(data.train.map(\.item)) }
         let ranker = Ranker.make(config: config, train: data.train, scenarios: max(1, data.scenarioNames.count))
+        var histories: [UInt64: [UInt64]] = [:]
+        if case .sasrec(let sequence) = retrieval {
+            histories = EvaluationContext.histories(data.train).mapValues { Array($0.suffix(sequence.maxLength)) }
+        }
+        let groups = UserGroups(bits: config.serving.userGroupBits, dim: retrieval.vectorDim, seed: config.serving.seed)
         model.withLock {
             $0 = Model(parameters: parameters, items: data.items, popularity: Popularity(items: data.items, train: data.train),
-                       names: data.names, ranker: ranker)
+                       names: data.names, ranker: ranker, retrieval: retrieval, groups: groups,
+                       scenarioNames: data.scenarioNames, histories: histories)
         }
     }
 
@@ -83,7 +94,7 @@ public final class OnlineServing: InferenceService {
         guard request.k >= 1, request.k <= maxK else {
             throw RPCError(.invalidArgument, "k: must be between 1 and \(maxK) (serving.max_k), got \(request.k)")
         }
-        try checkID(request.userID, field: "user_id")
+        if !request.userID.isEmpty { try checkID(request.userID, field: "user_id") }
         guard request.excludeItemIds.count <= Self.maxListLength else {
             throw RPCError(.invalidArgument, "exclude_item_ids: at most \(Self.maxListLength) ids, got \(request.excludeItemIds.count)")
         }
@@ -109,12 +120,21 @@ public final class OnlineServing: InferenceService {
         let shards = max(1, model.parameters.routing.shardIDs.count)
         let poolPerShard = (settings.explorePoolCount(k: k) + shards - 1) / shards
 
-        let (rows, missing) = try await model.parameters.lookup(table: config.model.userTable, keys: [user], dim: dim)
-        let known = missing.isEmpty
-        let group = known ? groups.group(of: rows[...]) : groups.coldGroup
+        guard request.recentItemIds.count <= Self.maxListLength else {
+            throw RPCError(.invalidArgument, "recent_item_ids: at most \(Self.maxListLength) ids, got \(request.recentItemIds.count)")
+        }
+        if request.userID.isEmpty && !(model.retrieval.usesHistory && !request.recentItemIds.isEmpty) {
+            throw RPCError(.invalidArgument, "user_id: must not be empty (only a sequence model can answer from recent_item_ids alone)")
+        }
+        let recent = request.recentItemIds.map { EntityKey.key(for: $0) }
+        if !request.includeSeen { excluded.formUnion(recent) }
+        let query = try await queryVector(user: user, recent: recent, scenario: request.scenario, model: model)
+        let known = query != nil
+        let rows = query ?? [Float](repeating: 0, count: model.retrieval.vectorDim)
+        let group = known ? model.groups.group(of: rows[...]) : model.groups.coldGroup
         let options = CallOptions(timeout: deadline ?? .seconds(10))
         let answers = try await model.parameters.scoreItems(
-            table: config.model.itemTable, query: known ? rows : [Float](repeating: 0, count: dim),
+            table: config.servingTable, query: rows,
             k: known ? perShardCandidates : 0, exclude: Array(excluded), explorePool: poolPerShard,
             seed: seed, userGroup: group, options: options)
 
@@ -178,22 +198,51 @@ public final class OnlineServing: InferenceService {
             .prefix(config.ranking.candidates)
         guard !scored.isEmpty else { return candidates }
         let items = scored.map { candidates[$0].item }
-        let vectors = try await parameters.lookup(table: config.model.itemTable, keys: items, dim: dim).rows
-        let weights = try await rankerParameters(stage, parameters: parameters)
+        let vectors = try await parameters.lookup(table: config.model.itemTable, keys: items, dim: user.count).rows
+        let weights = stage.dense.flatten(try await dense(stage.dense, parameters: parameters))
         let scores = stage.score(user: user, items: items, itemVectors: vectors, scenario: scenario, parameters: weights)
         var reranked = candidates
         for (position, index) in scored.enumerated() { reranked[index].modelScore = scores[position] }
         return reranked
     }
 
-    private func rankerParameters(_ stage: Ranker, parameters: ShardedParameterClient) async throws -> [Float] {
-        if let cached = rankerWeights.withLock({ $0 }), ContinuousClock.now - cached.fetched < rankerRefresh {
-            return cached.weights
+    /// The rows of `blocks`, cached for `denseRefresh`.
+    private func dense(_ blocks: DenseBlocks, parameters: ShardedParameterClient) async throws -> [Float] {
+        if let cached = denseRows.withLock({ $0[blocks.table] }), ContinuousClock.now - cached.fetched < denseRefresh {
+            return cached.rows
         }
-        let blocks = try await parameters.pull(table: stage.dense.table, keys: stage.dense.keys, dim: stage.dense.blockSize)
-        let weights = stage.dense.flatten(blocks)
-        rankerWeights.withLock { $0 = (weights, ContinuousClock.now) }
-        return weights
+        let rows = try await parameters.pull(table: blocks.table, keys: blocks.keys, dim: blocks.blockSize)
+        denseRows.withLock { $0[blocks.table] = (rows, ContinuousClock.now) }
+        return rows
+    }
+
+    /// The request's query vector, or nil when the model knows nothing to build it from
+    /// (an unknown user; no known recent item for a sequence model). Creates no rows.
+    private func queryVector(user: UInt64, recent: [UInt64], scenario: String, model: Model) async throws -> [Float]? {
+        let retrieval = model.retrieval
+        let scenarioID = model.scenarioNames.firstIndex(of: scenario) ?? 0
+        var query = RetrievalModel.Query(user: user, history: [], scenario: scenarioID)
+        if case .sasrec(let sequence) = retrieval {
+            let asked = recent.isEmpty ? model.histories[user] ?? [] : Array(recent.suffix(sequence.maxLength))
+            let unique = Array(Set(asked)).sorted()
+            guard !unique.isEmpty else { return nil }
+            let missingRows = try await model.parameters.lookup(table: sequence.itemTable, keys: unique, dim: sequence.dim).missing
+            let missing = Set(missingRows.map { unique[$0] })
+            query.history = asked.filter { !missing.contains($0) }
+            guard !query.history.isEmpty else { return nil }
+        }
+        var rows: [String: [Float]] = [:]
+        for (table, keys) in retrieval.queryKeys([query]) {
+            if let blocks = retrieval.dense, blocks.table == table {
+                rows[table] = try await dense(blocks, parameters: model.parameters)
+                continue
+            }
+            guard let dim = config.table(named: table)?.dim else { throw RPCError(.internal, "no table '\(table)' in the config") }
+            let (found, missing) = try await model.parameters.lookup(table: table, keys: keys, dim: dim)
+            guard missing.isEmpty else { return nil }
+            rows[table] = found
+        }
+        return try retrieval.queryVectors([query], rows: rows)
     }
 
     // MARK: Score
@@ -210,13 +259,13 @@ public final class OnlineServing: InferenceService {
         let model = try ready()
         let user = EntityKey.key(for: request.userID)
         let items = request.itemIds.map { EntityKey.key(for: $0) }
-        async let userLookup = model.parameters.lookup(table: config.model.userTable, keys: [user], dim: dim)
-        async let itemLookup = model.parameters.lookup(table: config.model.itemTable, keys: items, dim: dim)
-        let (userRows, userMissing) = try await userLookup
-        let (itemRows, itemMissing) = try await itemLookup
+        let dim = model.retrieval.vectorDim
+        let query = try await queryVector(user: user, recent: [], scenario: request.scenario, model: model)
+        let (itemRows, itemMissing) = try await model.parameters.lookup(table: config.servingTable, keys: items, dim: dim)
+        let userRows = query ?? []
         let unknownItems = Set(itemMissing)
         var response = Tessera_V1_ScoreResponse()
-        response.userKnown = userMissing.isEmpty
+        response.userKnown = query != nil
         response.modelVersion = modelVersion.load(ordering: .relaxed)
         response.feedbackOffset = hub.reflectedOffset
         response.known = items.indices.map { !unknownItems.contains($0) }
@@ -289,8 +338,10 @@ public final class OnlineServing: InferenceService {
     }
 
     private func policy(named name: String, scenario: String) throws -> ExplorationPolicy {
-        guard let scenarioPolicy = config.serving.policy(for: scenario) else {
-            let known = ([""] + config.serving.scenarios.keys.sorted()).map { "'\($0)'" }.joined(separator: ", ")
+        let dataScenarios = model.withLock { $0?.scenarioNames } ?? []
+        guard let scenarioPolicy = config.serving.policy(for: scenario)
+                ?? (dataScenarios.contains(scenario) ? config.serving.exploration.policy : nil) else {
+            let known = ([""] + config.serving.scenarios.keys.sorted() + dataScenarios).map { "'\($0)'" }.joined(separator: ", ")
             throw RPCError(.invalidArgument, "scenario: unknown scenario '\(scenario)' (known: \(known))")
         }
         guard !name.isEmpty else { return scenarioPolicy }

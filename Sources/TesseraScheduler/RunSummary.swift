@@ -61,6 +61,11 @@ public struct RunSummary: Codable, Sendable {
     public var test: [String: Double] = [:]
     /// With a ranking stage: test metrics of retrieval followed by re-ranking its top candidates.
     public var testTwoStage: [String: Double]?
+    /// Data with scenarios: test metrics of the best epoch per part ("test/<scenario>");
+    /// `test` is their mean.
+    public var testByPart: [String: [String: Double]] = [:]
+    /// The popularity baseline per part.
+    public var popularityByPart: [String: [String: Double]] = [:]
     /// Median over epochs of training examples per second (whole cluster).
     public var examplesPerSecond = 0.0
     public var timings = Timings()

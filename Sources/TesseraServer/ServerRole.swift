@@ -47,7 +47,7 @@ public struct ServerRole: Sendable {
             let shard: ShardService
             do {
                 shard = try ShardService(shardID: membership.memberID, tables: membership.config.tables,
-                                         served: [membership.config.model.itemTable])
+                                         served: [membership.config.servingTable])
             } catch {
                 await session.reportFailure("shard \(membership.memberID): cannot create its tables: \(error)")
                 throw error

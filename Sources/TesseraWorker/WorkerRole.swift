@@ -63,16 +63,11 @@ public struct WorkerRole: Sendable {
         let clock = ContinuousClock()
         let loadStart = clock.now
         let data = try PreparedData.load(config.data, split: config.split, keepUser: sharding.owns(user:), heldOut: false)
-        guard let userTable = config.table(named: config.model.userTable) else {
-            throw RPCError(.failedPrecondition, "the config has no table '\(config.model.userTable)'")
-        }
-        var trainer = MFTrainer(model: config.model, dim: userTable.dim, batchSize: config.training.batchSize,
-                                seed: Hashing.combine(config.training.seed, UInt64(membership.memberID)),
-                                train: data.train, items: data.items)
-        let ranker = Ranker.make(config: config, train: data.train, scenarios: max(1, data.scenarioNames.count),
-                                 countScale: Double(membership.memberCount))
         var dims: [String: Int] = [:]
         for table in config.tables { dims[table.name] = table.dim }
+        let model = try RetrievalModel.make(config: config, data: data)
+        var trainer = model.trainer(config: config, data: data, dims: dims, seed: config.training.seed,
+                                    workerID: Int(membership.memberID), workerCount: Int(membership.memberCount))
         logger.info("loaded data", metadata: [
             "examples": "\(data.train.count)", "items": "\(data.items.count)", "skipped_lines": "\(data.skippedLines)",
             "seconds": "\(String(format: "%.2f", (clock.now - loadStart).seconds))",
@@ -80,6 +75,7 @@ public struct WorkerRole: Sendable {
         var loaded = Tessera_V1_ProgressReport()
         loaded.workerID = membership.memberID
         loaded.loadedExamples = UInt64(trainer.exampleCount)
+        loaded.stepsPerEpoch = UInt32(clamping: trainer.stepsPerEpoch)
         loaded.skippedLines = UInt64(data.skippedLines)
         loaded.seconds = (clock.now - loadStart).seconds
         _ = try await session.scheduler.reportProgress(loaded)
@@ -114,14 +110,8 @@ public struct WorkerRole: Sendable {
             let epochStart = clock.now
             for step in 0..<Int(task.steps) {
                 try Task.checkCancellation()
-                if let batch = trainer.batch(step: step) {
-                    pending.add(try await trainer.train(batch, on: parameters))
-                    if let ranker {
-                        // The ranking stage learns from the same positives and negatives; its loss is logged apart.
-                        let stats = try await ShardedStep.train(ranker, batch: Ranker.batch(from: batch), dims: dims,
-                                                                seed: Hashing.combine(UInt64(task.epoch), UInt64(step)), on: parameters)
-                        pending.communicationSeconds += stats.communicationSeconds
-                    }
+                if let stats = try await trainer.trainStep(step, on: parameters) {
+                    pending.add(stats)
                 }
                 if synchronous {
                     barrierGeneration += 1

@@ -74,6 +74,8 @@ public struct TrainingCoordinator: Sendable {
     public private(set) var routing: ShardRouting?
     /// Training examples each worker loaded, by worker id.
     public private(set) var loadedExamples: [UInt32: Int] = [:]
+    /// Steps each worker needs per epoch, by worker id.
+    private var loadedSteps: [UInt32: Int] = [:]
     /// Steps every worker runs per epoch (the largest shard's batch count).
     public private(set) var stepsPerEpoch = 0
     private var epochDone: Set<UInt32> = []
@@ -239,9 +241,12 @@ public struct TrainingCoordinator: Sendable {
     // MARK: Training
 
     /// A worker finished loading its data shard.
-    public mutating func workerLoaded(id: UInt32, examples: Int, now: Double) -> [Directive] {
+    ///
+    /// - Parameter steps: steps the worker needs per epoch; nil means `examples / batchSize`, rounded up.
+    public mutating func workerLoaded(id: UInt32, examples: Int, steps: Int? = nil, now: Double) -> [Directive] {
         guard phase == .starting else { return [] }
         loadedExamples[id] = examples
+        loadedSteps[id] = steps ?? (examples + batchSize - 1) / batchSize
         touch(role: .worker, id: id, now: now)
         return beginIfReady()
     }
@@ -255,11 +260,11 @@ public struct TrainingCoordinator: Sendable {
     /// Starts epoch 1 once the shard map exists, every worker has loaded, and the scheduler can evaluate.
     private mutating func beginIfReady() -> [Directive] {
         guard phase == .starting, schedulerReady, routing != nil, loadedExamples.count == workerCount else { return [] }
-        let largest = loadedExamples.values.max() ?? 0
-        guard largest > 0 else {
+        let largest = loadedSteps.values.max() ?? 0
+        guard largest > 0, loadedExamples.values.contains(where: { $0 > 0 }) else {
             return fail("no worker has any training examples; check the data settings")
         }
-        stepsPerEpoch = (largest + batchSize - 1) / batchSize
+        stepsPerEpoch = largest
         return begin(epoch: 1)
     }
 

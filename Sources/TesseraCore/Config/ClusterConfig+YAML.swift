@@ -84,16 +84,73 @@ extension ClusterConfig {
 
     private func validateModelTables(root: ConfigNode) throws(ConfigError) {
         let modelNode = try root.child("model") ?? root
-        for (key, name) in [("user_table", model.userTable), ("item_table", model.itemTable)] {
-            guard table(named: name) != nil else {
-                let at = try modelNode.child(key) ?? modelNode
-                throw at.error("model uses table '\(name)', which `tables` does not declare (declared: \(tables.map(\.name).joined(separator: ", ")))")
+        let declared = tables.map(\.name).joined(separator: ", ")
+        func require(_ key: String, _ name: String, at node: ConfigNode? = nil) throws(ConfigError) -> TableSpec {
+            guard let spec = table(named: name) else {
+                let at = try (node ?? modelNode).child(key) ?? node ?? modelNode
+                throw at.error("model \(model.kind.rawValue) uses table '\(name)', which `tables` does not declare (declared: \(declared))")
+            }
+            return spec
+        }
+        func dims(_ message: String) throws(ConfigError) -> Never {
+            throw (try root.child("tables") ?? root).error(message)
+        }
+        switch model.kind {
+        case .bprMF, .logisticMF:
+            let user = try require("user_table", model.userTable), item = try require("item_table", model.itemTable)
+            if user.dim != item.dim {
+                try dims("matrix factorization needs equal dimensions, but table '\(user.name)' has dim \(user.dim) and '\(item.name)' has dim \(item.dim)")
+            }
+        case .sasrec:
+            let item = try require("item_table", model.itemTable)
+            _ = try require("dense_table", model.denseTable)
+            if item.dim % model.sequence.heads != 0 {
+                throw (try modelNode.child("sequence")?.child("heads") ?? modelNode).error(
+                    "\(model.sequence.heads) heads do not divide the item table's dim \(item.dim)")
+            }
+        case .twoTower:
+            let user = try require("user_table", model.userTable), item = try require("item_table", model.itemTable)
+            _ = try require("dense_table", model.denseTable)
+            if user.dim != item.dim {
+                try dims("the two-tower model needs equal user and item dims, but '\(user.name)' has \(user.dim) and '\(item.name)' has \(item.dim)")
+            }
+            let towers = try modelNode.child("towers")
+            if data.itemFeatures != nil && !model.towers.featureTable.isEmpty {
+                let feature = try require("feature_table", model.towers.featureTable, at: towers)
+                if feature.dim != item.dim { try dims("feature table '\(feature.name)' needs dim \(item.dim) (the item table's), got \(feature.dim)") }
+            }
+            let serving = try require("serving_table", model.towers.servingTable, at: towers)
+            if serving.dim != model.towers.outputDim {
+                try dims("serving table '\(serving.name)' holds item vectors: its dim must be towers.output_dim (\(model.towers.outputDim)), got \(serving.dim)")
+            }
+        case .multiScenario:
+            let user = try require("user_table", model.userTable), item = try require("item_table", model.itemTable)
+            _ = try require("dense_table", model.denseTable)
+            let partitions = model.scenarios.topology == .blind ? 1 : scenarioCount
+            if item.dim != user.dim + 1 + partitions {
+                try dims("the multi-scenario item table carries a shared bias and one per scenario: '\(item.name)' needs dim \(user.dim + 1 + partitions) ('\(user.name)' dim \(user.dim) + 1 + \(partitions) scenarios), got \(item.dim)")
+            }
+            if scenarioCount < 2 && model.scenarios.topology != .blind {
+                throw modelNode.error("a multi-scenario model needs data with scenarios (data.scenarios, or data.synthetic.scenarios >= 2)")
             }
         }
-        if let user = table(named: model.userTable), let item = table(named: model.itemTable), user.dim != item.dim {
-            throw (try root.child("tables") ?? root).error(
-                "matrix factorization needs equal dimensions, but table '\(user.name)' has dim \(user.dim) and '\(item.name)' has dim \(item.dim)")
+        if ranking.enabled && !model.kind.isMatrixFactorization {
+            throw (try root.child("ranking") ?? root).error("the ranking stage re-scores matrix factorization candidates; model \(model.kind.rawValue) does not support it yet")
         }
+        if online.workers > 0 && !model.kind.isMatrixFactorization {
+            throw (try root.child("online")?.child("workers") ?? root).error(
+                "online workers learn matrix factorization from feedback; model \(model.kind.rawValue) trains offline only (set online.workers: 0)")
+        }
+        if evaluation.protocol == .sampled && split.method != .leaveOneOut {
+            throw (try root.child("evaluation")?.child("protocol") ?? root).error(
+                "the sampled protocol ranks each user's one held-out item: it needs `split: {method: leave_one_out}`")
+        }
+    }
+
+    /// Scenarios the data will have: the grouping's, else the synthetic generator's (1 if neither).
+    public var scenarioCount: Int {
+        if let grouping = data.scenarios { return grouping.names.count }
+        return data.mode == .synthetic ? data.synthetic.scenarios : 1
     }
 }
 
@@ -177,6 +234,7 @@ extension DataSettings {
                 throw scenariosNode.error("scenarios by item feature need `item_features`")
             }
         }
+        onlyScenario = try node.child("only_scenario")?.string()
         try node.rejectUnknownKeys()
         if path != nil && (train != nil || test != nil) {
             throw node.error("give either `path` (split by `split`) or `train`/`valid`/`test` files, not both")
@@ -240,6 +298,7 @@ extension SplitSettings {
         let train = try node.double("train", default: ratios.train, in: 0...1)
         let valid = try node.double("valid", default: ratios.valid, in: 0...1)
         let test = try node.double("test", default: ratios.test, in: 0...1)
+        method = Method(rawValue: try node.choice("method", Method.allCases.map(\.rawValue), default: method.rawValue)) ?? .random
         seed = UInt64(try node.int("seed", default: Int(seed), in: 0...Int.max))
         try node.rejectUnknownKeys()
         if abs(train + valid + test - 1) > 1e-6 || train <= 0 {
@@ -256,8 +315,62 @@ extension ModelSettings {
         userTable = try node.string("user_table", default: userTable)
         itemTable = try node.string("item_table", default: itemTable)
         l2 = Float(try node.double("l2", default: Double(l2), in: 0...1e6))
-        negatives = try node.int("negatives", default: negatives, in: 1...1000)
+        negatives = try node.int("negatives", default: negatives, in: 0...100_000)
+        denseTable = try node.string("dense_table", default: denseTable)
+        if let child = try node.child("sequence") { sequence = try SequenceModelSettings(reading: child) }
+        if let child = try node.child("towers") { towers = try TowerSettings(reading: child) }
+        if let child = try node.child("scenarios") { scenarios = try ScenarioModelSettings(reading: child) }
         try node.rejectUnknownKeys()
+        if kind.isMatrixFactorization && negatives < 1 {
+            throw (try node.child("negatives") ?? node).error("matrix factorization needs at least 1 negative per positive")
+        }
+    }
+}
+
+extension SequenceModelSettings {
+    init(reading node: ConfigNode) throws(ConfigError) {
+        self.init()
+        maxLength = try node.int("max_length", default: maxLength, in: 1...4096)
+        blocks = try node.int("blocks", default: blocks, in: 1...64)
+        heads = try node.int("heads", default: heads, in: 1...64)
+        dropout = Float(try node.double("dropout", default: Double(dropout), in: 0...0.99))
+        try node.rejectUnknownKeys()
+    }
+}
+
+extension TowerSettings {
+    init(reading node: ConfigNode) throws(ConfigError) {
+        self.init()
+        if let child = try node.child("user_hidden") { userHidden = try child.widths() }
+        if let child = try node.child("item_hidden") { itemHidden = try child.widths() }
+        outputDim = try node.int("output_dim", default: outputDim, in: 1...65_536)
+        loss = Loss(rawValue: try node.choice("loss", Loss.allCases.map(\.rawValue), default: loss.rawValue)) ?? .sampledSoftmax
+        temperature = Float(try node.double("temperature", default: Double(temperature), in: 1e-4...1e4))
+        normalize = try node.bool("normalize", default: normalize)
+        logQCorrection = try node.bool("log_q_correction", default: logQCorrection)
+        dropout = Float(try node.double("dropout", default: Double(dropout), in: 0...0.99))
+        featureTable = try node.string("feature_table", default: featureTable)
+        servingTable = try node.string("serving_table", default: servingTable)
+        try node.rejectUnknownKeys()
+    }
+}
+
+extension ScenarioModelSettings {
+    init(reading node: ConfigNode) throws(ConfigError) {
+        self.init()
+        topology = Topology(rawValue: try node.choice("topology", Topology.allCases.map(\.rawValue), default: topology.rawValue)) ?? .star
+        if let child = try node.child("star_hidden") { starHidden = try child.widths() }
+        experts = try node.int("experts", default: experts, in: 1...256)
+        if let child = try node.child("expert_sizes") { expertSizes = try child.widths() }
+        if let child = try node.child("tower_hidden") { towerHidden = try child.widths() }
+        try node.rejectUnknownKeys()
+    }
+}
+
+extension ConfigNode {
+    /// A list of layer widths, each in 1...65,536.
+    func widths() throws(ConfigError) -> [Int] {
+        try sequence().map { node throws(ConfigError) in try node.int(in: 1...65_536) }
     }
 }
 
@@ -281,6 +394,8 @@ extension EvaluationSettings {
         k = try node.int("k", default: k, in: 1...10_000)
         every = try node.int("every", default: every, in: 1...100_000)
         maxUsers = try node.int("max_users", default: maxUsers, in: 0...Int.max)
+        `protocol` = EvaluationProtocol(rawValue: try node.choice("protocol", EvaluationProtocol.allCases.map(\.rawValue), default: `protocol`.rawValue)) ?? .full
+        negatives = try node.int("negatives", default: negatives, in: 1...1_000_000)
         try node.rejectUnknownKeys()
     }
 }
@@ -336,9 +451,7 @@ extension RankingSettings {
     init(reading node: ConfigNode) throws(ConfigError) {
         self.init()
         enabled = try node.bool("enabled", default: enabled)
-        if let hiddenNode = try node.child("hidden") {
-            hidden = try hiddenNode.sequence().map { node throws(ConfigError) in try node.int(in: 1...65_536) }
-        }
+        if let hiddenNode = try node.child("hidden") { hidden = try hiddenNode.widths() }
         candidates = try node.int("candidates", default: candidates, in: 1...100_000)
         denseTable = try node.string("dense_table", default: denseTable)
         try node.rejectUnknownKeys()

@@ -30,6 +30,12 @@ public struct ClusterConfig: Sendable, Codable, Hashable {
         tables.first { $0.name == name }
     }
 
+    /// The table whose rows Recommend scores (shards keep a serving index of it): the item
+    /// table, or for `two_tower` the table the item tower's outputs are published to.
+    public var servingTable: String {
+        model.kind == .twoTower ? model.towers.servingTable : model.itemTable
+    }
+
     /// The user and item tables of a matrix-factorization model, with one initializer and optimizer.
     public static func defaultTables(dim: Int) -> [TableSpec] {
         [
@@ -92,6 +98,8 @@ public struct DataSettings: Sendable, Codable, Hashable {
     /// Scenario of each interaction by its item's first feature value (needs `itemFeatures`);
     /// nil keeps the data's own scenario column (or the generator's scenarios).
     public var scenarios: ScenarioGrouping?
+    /// Keep only this scenario's interactions (by name), e.g. to train one model per scenario.
+    public var onlyScenario: String?
 
     public init() {}
 
@@ -106,8 +114,17 @@ public struct DataSettings: Sendable, Codable, Hashable {
     }
 }
 
-/// The seeded per-user random split (EVALUATION.md: 8:1:1).
+/// How interactions are split into train, validation and test.
 public struct SplitSettings: Sendable, Codable, Hashable {
+    public enum Method: String, Sendable, Codable, CaseIterable {
+        /// A seeded per-user random split by `ratios` (EVALUATION.md: 8:1:1).
+        case random
+        /// Each user's last interaction in time is the test item, the one before it the
+        /// validation item (SASRec's protocol); users with fewer than 3 keep all for training.
+        case leaveOneOut = "leave_one_out"
+    }
+
+    public var method = Method.random
     public var ratios = SplitRatios.recBole
     public var seed: UInt64 = 2024
 
@@ -121,6 +138,15 @@ public struct ModelSettings: Sendable, Codable, Hashable {
         case bprMF = "bpr_mf"
         /// Matrix factorization with pointwise logistic loss on positives and sampled negatives.
         case logisticMF = "logistic_mf"
+        /// SASRec: a causal self-attention encoder over the user's recent items (`model.sequence`).
+        case sasrec
+        /// User and item MLP towers over id embeddings and item features (`model.towers`).
+        case twoTower = "two_tower"
+        /// Shared embeddings with a per-scenario user side, STAR or MMoE (`model.scenarios`).
+        case multiScenario = "multi_scenario"
+
+        /// Matrix factorization (BPR or logistic): user and item rows meet in a dot product.
+        public var isMatrixFactorization: Bool { self == .bprMF || self == .logisticMF }
     }
 
     public var kind = Kind.bprMF
@@ -130,8 +156,84 @@ public struct ModelSettings: Sendable, Codable, Hashable {
     public var itemTable = "item"
     /// L2 regularization added to the gradient of every row an example touches.
     public var l2: Float = 1e-4
-    /// Sampled negatives per positive.
+    /// Sampled negatives per positive (MF); extra uniform negatives per batch (towers).
     public var negatives = 1
+    /// The table holding dense weights (towers, attention) as blocks; its `dim` is the block size.
+    public var denseTable = "dense"
+    /// `sasrec` settings.
+    public var sequence = SequenceModelSettings()
+    /// `two_tower` and `multi_scenario` settings.
+    public var towers = TowerSettings()
+    /// `multi_scenario` settings.
+    public var scenarios = ScenarioModelSettings()
+
+    public init() {}
+}
+
+/// SASRec's shape (Kang & McAuley's defaults for sparse data sets).
+public struct SequenceModelSettings: Sendable, Codable, Hashable {
+    /// Most recent items a user is represented by.
+    public var maxLength = 50
+    /// Self-attention blocks.
+    public var blocks = 2
+    /// Attention heads per block (must divide the item table's dim).
+    public var heads = 1
+    /// Dropout on embeddings, attention and inside the blocks (training only).
+    public var dropout: Float = 0.5
+
+    public init() {}
+}
+
+/// The towers of `two_tower` (and the loss of both tower models).
+public struct TowerSettings: Sendable, Codable, Hashable {
+    public enum Loss: String, Sendable, Codable, CaseIterable {
+        /// Softmax over the batch's items (in-batch negatives), log-Q corrected.
+        case sampledSoftmax = "sampled_softmax"
+        /// BPR against the batch's other items.
+        case bpr
+    }
+
+    /// Hidden widths of the user tower.
+    public var userHidden = [64]
+    /// Hidden widths of the item tower.
+    public var itemHidden = [64]
+    /// Width of user and item vectors.
+    public var outputDim = 32
+    public var loss = Loss.sampledSoftmax
+    /// Scores are u·v / temperature.
+    public var temperature: Float = 0.1
+    /// L2-normalise tower outputs (cosine scores).
+    public var normalize = true
+    /// Subtract log(item frequency) from in-batch logits (sampled softmax).
+    public var logQCorrection = true
+    /// Dropout after hidden layers (training only).
+    public var dropout: Float = 0
+    /// Table of item feature embeddings (from `data.item_features`); "" turns features off.
+    public var featureTable = "feature"
+    /// Table the scheduler publishes item vectors to, for serving (`two_tower` only).
+    public var servingTable = "item_vectors"
+
+    public init() {}
+}
+
+/// The scenario-specific part of `multi_scenario`.
+public struct ScenarioModelSettings: Sendable, Codable, Hashable {
+    public enum Topology: String, Sendable, Codable, CaseIterable {
+        /// STAR: shared weights times per-scenario weights, element-wise.
+        case star
+        /// MMoE: shared experts mixed by a per-scenario gate, then a per-scenario tower.
+        case mmoe
+        /// No scenario part (the scenario-blind baseline).
+        case blind
+    }
+
+    public var topology = Topology.star
+    /// STAR: hidden widths between star layers.
+    public var starHidden: [Int] = []
+    /// MMoE: experts and their layer widths, and each scenario tower's hidden widths.
+    public var experts = 4
+    public var expertSizes = [32]
+    public var towerHidden: [Int] = []
 
     public init() {}
 }
@@ -167,6 +269,17 @@ public struct EvaluationSettings: Sendable, Codable, Hashable {
     public var every = 1
     /// Evaluate at most this many users, drawn with a fixed seed; 0 means all.
     public var maxUsers = 0
+    public enum EvaluationProtocol: String, Sendable, Codable, CaseIterable {
+        /// Rank every item the user has not interacted with in training.
+        case full
+        /// Rank the held-out item against `negatives` items drawn uniformly from those the
+        /// user never interacted with (SASRec's protocol; needs `split.method: leave_one_out`).
+        case sampled
+    }
+
+    public var `protocol` = EvaluationProtocol.full
+    /// Sampled negatives per user (`protocol: sampled`).
+    public var negatives = 100
 
     public init() {}
 }

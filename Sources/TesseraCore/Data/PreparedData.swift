@@ -78,11 +78,23 @@ public struct PreparedData: Sendable {
         if prepared.scenarioNames.isEmpty, settings.mode == .synthetic, settings.synthetic.scenarios > 1 {
             prepared.scenarioNames = (0..<settings.synthetic.scenarios).map { "scenario-\($0)" }
         }
+        if let name = settings.onlyScenario {
+            guard let id = prepared.scenarioNames.firstIndex(of: name) else {
+                throw DataError(.invalidArgument, file: "data.only_scenario", message: "no scenario named '\(name)' (scenarios: \(prepared.scenarioNames.joined(separator: ", ")))")
+            }
+            prepared.train.removeAll { $0.scenario != id }
+            prepared.valid.removeAll { $0.scenario != id }
+            prepared.test.removeAll { $0.scenario != id }
+            prepared.description += ", scenario \(name) only"
+        }
         return prepared
     }
 
     private mutating func absorb(_ data: LoadedData, splitting settings: SplitSettings) {
-        let parts = InteractionSplit.split(data.interactions, ratios: settings.ratios, seed: settings.seed)
+        let parts = switch settings.method {
+        case .random: InteractionSplit.split(data.interactions, ratios: settings.ratios, seed: settings.seed)
+        case .leaveOneOut: InteractionSplit.leaveOneOut(data.interactions)
+        }
         train = parts.train
         valid = parts.valid
         test = parts.test

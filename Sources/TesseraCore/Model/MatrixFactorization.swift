@@ -24,6 +24,7 @@ public enum MatrixFactorization {
                                  dim: Int, l2: Float) -> MFGradients {
         precondition(userRows.count == batch.userKeys.count * dim && itemRows.count == batch.itemKeys.count * dim,
                      "rows do not match the batch's keys")
+        precondition(kind.isMatrixFactorization, "\(kind.rawValue) is not matrix factorization")
         var userGrads = [Float](repeating: 0, count: userRows.count)
         var itemGrads = [Float](repeating: 0, count: itemRows.count)
         var lossSum = 0.0
@@ -38,7 +39,7 @@ public enum MatrixFactorization {
                             let u = Int(batch.users[e]) * dim
                             let p = Int(batch.positives[e]) * dim
                             switch kind {
-                            case .bprMF:
+                            case .bprMF, .sasrec, .twoTower, .multiScenario:  // the latter three: excluded above
                                 for j in 0..<k {
                                     let n = Int(batch.negatives[e * k + j]) * dim
                                     var x: Float = 0

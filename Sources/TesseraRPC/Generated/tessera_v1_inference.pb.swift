@@ -115,6 +115,13 @@ public nonisolated struct Tessera_V1_RecommendRequest: Sendable {
   /// Clears the value of `seed`. Subsequent reads from it will return its default value.
   public mutating func clearSeed() {self._seed = nil}
 
+  /// The user's most recent items, oldest first, as ids from the data. A
+  /// sequence model (model kind `sasrec`) builds its query from them, so
+  /// `user_id` may then be empty; when this is empty it uses the user's
+  /// training history. Other models ignore it. Unknown ids are skipped; at most
+  /// 10,000.
+  public var recentItemIds: [String] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -267,7 +274,7 @@ nonisolated extension Tessera_V1_FeedbackType: SwiftProtobuf._ProtoNameProviding
 
 nonisolated extension Tessera_V1_RecommendRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RecommendRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}user_id\0\u{1}k\0\u{3}exclude_item_ids\0\u{3}include_seen\0\u{1}scenario\0\u{1}policy\0\u{1}seed\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}user_id\0\u{1}k\0\u{3}exclude_item_ids\0\u{3}include_seen\0\u{1}scenario\0\u{1}policy\0\u{1}seed\0\u{3}recent_item_ids\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -282,6 +289,7 @@ nonisolated extension Tessera_V1_RecommendRequest: SwiftProtobuf.Message, SwiftP
       case 5: try { try decoder.decodeSingularStringField(value: &self.scenario) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.policy) }()
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self._seed) }()
+      case 8: try { try decoder.decodeRepeatedStringField(value: &self.recentItemIds) }()
       default: break
       }
     }
@@ -313,6 +321,9 @@ nonisolated extension Tessera_V1_RecommendRequest: SwiftProtobuf.Message, SwiftP
     try { if let v = self._seed {
       try visitor.visitSingularUInt64Field(value: v, fieldNumber: 7)
     } }()
+    if !self.recentItemIds.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.recentItemIds, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -324,6 +335,7 @@ nonisolated extension Tessera_V1_RecommendRequest: SwiftProtobuf.Message, SwiftP
     if lhs.scenario != rhs.scenario {return false}
     if lhs.policy != rhs.policy {return false}
     if lhs._seed != rhs._seed {return false}
+    if lhs.recentItemIds != rhs.recentItemIds {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -378,6 +378,11 @@ public nonisolated struct Tessera_V1_ProgressReport: Sendable {
   /// Seconds spent waiting on pulls, pushes and barriers since the last report.
   public var communicationSeconds: Double = 0
 
+  /// For the load report: steps this worker needs to visit its data once
+  /// (0: loaded_examples / the batch size). Sequence models batch users, not
+  /// examples, so they report it.
+  public var stepsPerEpoch: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1170,7 +1175,7 @@ nonisolated extension Tessera_V1_Task.Kind: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Tessera_V1_ProgressReport: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ProgressReport"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}epoch\0\u{1}examples\0\u{3}loss_sum\0\u{3}epoch_done\0\u{3}loaded_examples\0\u{3}skipped_lines\0\u{1}seconds\0\u{3}communication_seconds\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}epoch\0\u{1}examples\0\u{3}loss_sum\0\u{3}epoch_done\0\u{3}loaded_examples\0\u{3}skipped_lines\0\u{1}seconds\0\u{3}communication_seconds\0\u{3}steps_per_epoch\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1187,6 +1192,7 @@ nonisolated extension Tessera_V1_ProgressReport: SwiftProtobuf.Message, SwiftPro
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self.skippedLines) }()
       case 8: try { try decoder.decodeSingularDoubleField(value: &self.seconds) }()
       case 9: try { try decoder.decodeSingularDoubleField(value: &self.communicationSeconds) }()
+      case 10: try { try decoder.decodeSingularUInt32Field(value: &self.stepsPerEpoch) }()
       default: break
       }
     }
@@ -1220,6 +1226,9 @@ nonisolated extension Tessera_V1_ProgressReport: SwiftProtobuf.Message, SwiftPro
     if self.communicationSeconds.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.communicationSeconds, fieldNumber: 9)
     }
+    if self.stepsPerEpoch != 0 {
+      try visitor.visitSingularUInt32Field(value: self.stepsPerEpoch, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1233,6 +1242,7 @@ nonisolated extension Tessera_V1_ProgressReport: SwiftProtobuf.Message, SwiftPro
     if lhs.skippedLines != rhs.skippedLines {return false}
     if lhs.seconds != rhs.seconds {return false}
     if lhs.communicationSeconds != rhs.communicationSeconds {return false}
+    if lhs.stepsPerEpoch != rhs.stepsPerEpoch {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
