@@ -18,6 +18,9 @@ struct EvaluationPart: Sendable {
     let queries: [RetrievalModel.Query?]
     /// The popularity baseline on this part.
     let popularity: EvaluationResult
+    /// Full ranking within a scenario: the positions in `data.items` of the set's items
+    /// (nil: the set ranks every item, in `data.items` order).
+    let itemIndices: [Int]?
 }
 
 /// The scheduler's view of the data: the full split, the model, and the evaluation parts,
@@ -25,7 +28,8 @@ struct EvaluationPart: Sendable {
 ///
 /// Data with several scenarios is judged per scenario (each scenario's held-out
 /// interactions, the query in that scenario) and the part's metrics are the mean over
-/// scenarios; a scenario with fewer than `minScenarioUsers` held-out users in a split is
+/// scenarios. A scenario's candidates are the items that occur in it (MovieLens genre
+/// scenarios partition the catalogue; synthetic scenarios share it); a scenario with fewer than `minScenarioUsers` held-out users in a split is
 /// left out of that split (its mean would be noise). Otherwise there is one validation and
 /// one test part.
 struct EvaluationContext: Sendable {
@@ -77,7 +81,8 @@ struct EvaluationContext: Sendable {
                 guard !set.users.isEmpty else { continue }
                 let queries = zip(set.users, set.histories).map { RetrievalModel.Query(user: $0, history: $1) }
                 let part = EvaluationPart(name: name, scoring: .sampled(set, evaluator), queries: queries,
-                                          popularity: Self.sampledPopularity(set, evaluator: evaluator, popularity: popularity))
+                                          popularity: Self.sampledPopularity(set, evaluator: evaluator, popularity: popularity),
+                                          itemIndices: nil)
                 if target == .validation { valid.append(part) } else { test.append(part) }
             }
         case .full:
@@ -94,20 +99,26 @@ struct EvaluationContext: Sendable {
                     let present = Set(heldOut.map(\.user))
                     return sampled.map { $0.filter { present.contains($0) } }
                 }
+                // The scenario's catalogue: the items that occur in it, in `data.items` order.
+                let itemIndices: [Int]? = id.map { s in
+                    let present = Set((data.train + data.valid + data.test).lazy.filter { $0.scenario == s }.map(\.item))
+                    return data.items.indices.filter { present.contains(data.items[$0]) }
+                }
+                let items = itemIndices.map { $0.map { data.items[$0] } } ?? data.items
                 func part(_ name: String, _ set: EvaluationSet, history: [UInt64: [UInt64]]) -> EvaluationPart {
                     let queries: [RetrievalModel.Query?] = set.users.indices.map { row in
                         set.relevant(ofUser: row).isEmpty ? nil
                             : RetrievalModel.Query(user: set.users[row], history: history[set.users[row]] ?? [], scenario: id ?? 0)
                     }
                     return EvaluationPart(name: name + suffix, scoring: .full(set), queries: queries,
-                                          popularity: Popularity(set).evaluate(set, with: evaluator))
+                                          popularity: Popularity(set).evaluate(set, with: evaluator), itemIndices: itemIndices)
                 }
                 if !heldValid.isEmpty && enough(heldValid) {
-                    let set = EvaluationSet(items: data.items, train: data.train, heldOut: heldValid, users: users(heldValid))
+                    let set = EvaluationSet(items: items, train: data.train, heldOut: heldValid, users: users(heldValid))
                     valid.append(part("valid", set, history: histories))
                 }
                 if enough(heldTest) && (!heldTest.isEmpty || id == nil) {
-                    let set = EvaluationSet(items: data.items, train: data.train, heldOut: heldTest, extraMask: data.valid,
+                    let set = EvaluationSet(items: items, train: data.train, heldOut: heldTest, extraMask: data.valid,
                                             users: users(heldTest))
                     test.append(part("test", set, history: validHistories))
                 }

@@ -545,7 +545,13 @@ public actor JobScheduler: SchedulerService {
         case .full(let set):
             // Coverage, novelty and intra-list diversity (in the model's item space) beside accuracy.
             let evaluator = try FullRankingEvaluator(k: k, beyondAccuracy: true)
-            return evaluator.evaluate(set, userVectors: queries, itemVectors: snapshot.itemVectors, dim: dim, keepLists: keepLists)
+            var itemVectors = snapshot.itemVectors
+            if let indices = part.itemIndices {
+                itemVectors = []
+                itemVectors.reserveCapacity(indices.count * dim)
+                for i in indices { itemVectors += snapshot.itemVectors[i * dim..<(i + 1) * dim] }
+            }
+            return evaluator.evaluate(set, userVectors: queries, itemVectors: itemVectors, dim: dim, keepLists: keepLists)
         case .sampled(let set, let evaluator):
             return evaluator.evaluate(userVectors: queries, candidates: set.candidates, itemKeys: context.data.items,
                                       itemRows: snapshot.itemVectors, dim: dim)

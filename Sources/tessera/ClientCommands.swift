@@ -9,8 +9,14 @@ struct Query: AsyncParsableCommand {
     @Option(help: "The scheduler's host:port.")
     var scheduler: String
 
-    @Option(help: "User id, as in the training data.")
-    var user: String
+    @Option(help: "User id, as in the training data (may be omitted with --recent for a sequence model).")
+    var user = ""
+
+    @Option(help: "The user's recent items, oldest first (repeatable): a sequence model's query.")
+    var recent: [String] = []
+
+    @Option(help: "The scenario the request comes from.")
+    var scenario = ""
 
     @Option(name: .short, help: "How many items.")
     var k = 10
@@ -29,7 +35,10 @@ struct Query: AsyncParsableCommand {
 
     func run() async throws {
         var request = Tessera_V1_RecommendRequest()
+        guard !user.isEmpty || !recent.isEmpty else { throw ValidationError("give --user, --recent, or both") }
         request.userID = user
+        request.recentItemIds = recent
+        request.scenario = scenario
         request.k = UInt32(clamping: max(0, k))
         request.excludeItemIds = exclude
         request.includeSeen = includeSeen
@@ -44,7 +53,8 @@ struct Query: AsyncParsableCommand {
             print(try response.jsonString())
             return
         }
-        print("user \(user), model version \(response.modelVersion)\(response.popularityFallback ? " (unknown user: most popular items)" : "")")
+        let who = user.isEmpty ? "recent items \(recent.joined(separator: ","))" : "user \(user)"
+        print("\(who), model version \(response.modelVersion)\(response.popularityFallback ? " (unknown user: most popular items)" : "")")
         print("rank  item        score")
         for (rank, item) in response.items.enumerated() {
             let rankText = String(rank + 1)

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Multi-scenario comparison (issue 4): per-scenario test NDCG@10 of
+#   - the multi-scenario model, STAR and MMoE (one model, shared embeddings, per-scenario parts),
+#   - one scenario-blind model on all the data,
+#   - one model per scenario (blind, trained on that scenario's interactions only),
+# on the synthetic generator's multi-scenario mode and on MovieLens split by genre group.
+# Every model trains through the shards (2 shards, 2 workers); each variant's learning rate
+# is chosen on its own validation NDCG@10 (per-scenario models: per scenario). Candidates of
+# a scenario are the items that occur in it, for every variant alike.
+#
+#   bench/scenarios.sh [OUT_DIR]        (default bench/out/scenarios; ~20 min on 2 cores)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-bench/out/scenarios}
+tessera=.build/release/tessera
+mkdir -p "$out"
+[ -x "$tessera" ] || make release
+
+# valid_ndcg SUMMARY: the best epoch's validation NDCG@10.
+valid_ndcg() { python3 -c "import json; s=json.load(open('$1')); print(s['epochs'][s['bestEpoch']-1]['metrics']['ndcg@10'])"; }
+
+# run CONFIG TAG ARGS...: one job per learning rate; keeps the summary with the best validation NDCG@10 as OUT/TAG.json.
+run() {
+  local config=$1 tag=$2; shift 2
+  local best="" best_score=-1
+  for lr in ${LRS:-0.002 0.005 0.01}; do
+    local sets=()
+    for t in 0 1 2; do sets+=(--set "tables[$t].optimizer.learning_rate=$lr"); done
+    $tessera launch "$config" "${sets[@]}" "$@" --summary "$out/$tag-lr$lr.json" --run-dir "$out/runs/$tag-lr$lr" > "$out/$tag-lr$lr.log" 2>&1
+    local score; score=$(valid_ndcg "$out/$tag-lr$lr.json")
+    echo "  $tag lr $lr: valid ndcg@10 $score"
+    if python3 -c "import sys; sys.exit(0 if $score > $best_score else 1)"; then best=$lr; best_score=$score; fi
+  done
+  cp "$out/$tag-lr$best.json" "$out/$tag.json"
+  echo "  $tag: chose lr $best"
+}
+
+compare() {
+  local name=$1 config=$2 user_dim=$3; shift 3
+  local scenarios=("$@")
+  local blind_dim=$((user_dim + 2))
+  echo "== $name ($config)"
+  run "$config" "$name-star" --set model.scenarios.topology=star
+  run "$config" "$name-mmoe" --set model.scenarios.topology=mmoe
+  run "$config" "$name-blind" --set model.scenarios.topology=blind --set "tables[1].dim=$blind_dim"
+  for s in "${scenarios[@]}"; do
+    run "$config" "$name-only-$s" --set model.scenarios.topology=blind --set "tables[1].dim=$blind_dim" --set "data.only_scenario=$s"
+  done
+  python3 - "$out" "$name" "${scenarios[@]}" <<'PY' | tee "$out/$name.md"
+import json, sys
+out, name, scenarios = sys.argv[1], sys.argv[2], sys.argv[3:]
+def load(tag): return json.load(open(f"{out}/{name}-{tag}.json"))
+rows = {}
+for tag in ["star", "mmoe", "blind"]:
+    s = load(tag)
+    rows[tag] = {sc: s["testByPart"][f"test/{sc}"]["ndcg@10"] for sc in scenarios}
+rows["per-scenario"] = {sc: load(f"only-{sc}")["test"]["ndcg@10"] for sc in scenarios}
+pop = load("star")["popularityByPart"]
+rows["popularity"] = {sc: pop[f"test/{sc}"]["ndcg@10"] for sc in scenarios}
+print(f"| {name}: test NDCG@10 | " + " | ".join(scenarios) + " | mean |")
+print("|---|" + "---|" * (len(scenarios) + 1))
+for tag, r in rows.items():
+    mean = sum(r.values()) / len(r)
+    print(f"| {tag} | " + " | ".join(f"{r[sc]:.4f}" for sc in scenarios) + f" | {mean:.4f} |")
+PY
+}
+
+compare synthetic Cluster/synthetic-scenarios.yaml 16 scenario-0 scenario-1 scenario-2
+compare movielens Cluster/movielens-scenarios.yaml 32 action comedy drama
