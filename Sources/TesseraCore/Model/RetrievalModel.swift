@@ -167,15 +167,16 @@ public enum RetrievalModel: Sendable {
             let keys = Self.unique(queries.map(\.user))
             return Self.gather(try m.userVectors(users: keys, rows: rows), keys: keys, wanted: queries.map(\.user), dim: m.vectorDim)
         case .multiScenario(let m):
-            // One tower pass per scenario present, then back to query order.
-            var out = [Float](repeating: 0, count: queries.count * m.vectorDim)
+            // One tower pass per scenario present (over every pulled user), then back to query order.
+            let keys = Self.unique(queries.map(\.user))
             let d = m.vectorDim
+            var out = [Float](repeating: 0, count: queries.count * d)
             for scenario in Set(queries.map(\.scenario)).sorted() {
                 let indices = queries.indices.filter { queries[$0].scenario == scenario }
-                let users = indices.map { queries[$0].user }
-                let vectors = try m.userVectors(users: users, scenario: m.partitions == 1 ? 0 : scenario, rows: rows)
+                let vectors = try m.userVectors(users: keys, scenario: m.partitions == 1 ? 0 : scenario, rows: rows)
+                let gathered = Self.gather(vectors, keys: keys, wanted: indices.map { queries[$0].user }, dim: d)
                 for (row, index) in indices.enumerated() {
-                    out.replaceSubrange(index * d..<(index + 1) * d, with: vectors[row * d..<(row + 1) * d])
+                    out.replaceSubrange(index * d..<(index + 1) * d, with: gathered[row * d..<(row + 1) * d])
                 }
             }
             return out
