@@ -488,6 +488,10 @@ public actor JobScheduler: SchedulerService {
         let evalStart = clock.now
         do {
             let context = try await loading.value
+            if epoch % config.evaluation.every != 0 && epoch < config.training.epochs {
+                finishEvaluation(epoch: epoch, result: nil, snapshot: nil, context: context, trainSeconds: trainSeconds, evalSeconds: 0)
+                return
+            }
             // The test parts' vectors are kept with the snapshot, so the best epoch can be tested at the end.
             let snapshot = try await Self.pullSnapshot(epoch: epoch, parts: context.monitor + (context.valid.isEmpty ? [] : context.test),
                                                        context: context, parameters: parameters, config: config)
@@ -589,12 +593,14 @@ public actor JobScheduler: SchedulerService {
         config.evaluation.protocol == .sampled ? ["hit", "ndcg"] : ["recall", "ndcg", "hit"]
     }
 
-    private func finishEvaluation(epoch: Int, result: EvaluationResult, snapshot: Snapshot,
+    /// Records epoch `epoch`; `result` and `snapshot` are nil for an epoch `evaluation.every` skips.
+    private func finishEvaluation(epoch: Int, result: EvaluationResult?, snapshot: Snapshot?,
                                   context: EvaluationContext, trainSeconds: Double, evalSeconds: Double) {
         let k = config.evaluation.k
-        let improved = (result.metrics["ndcg@\(k)"] ?? 0) > bestScore
+        let score = result?.metrics["ndcg@\(k)"] ?? 0
+        let improved = result != nil && score > bestScore
         if improved {
-            bestScore = result.metrics["ndcg@\(k)"] ?? 0
+            bestScore = score
             best = snapshot
         }
         // Recommend serves the live parameters; its answers name the epochs trained so far.
@@ -609,18 +615,23 @@ public actor JobScheduler: SchedulerService {
         record.examplesPerSecond = trainSeconds > 0 ? Double(epochExamples) / trainSeconds : 0
         record.communicationSeconds = epochCommunication
         record.evaluationSeconds = evalSeconds
-        record.metrics = result.metrics
+        record.metrics = result?.metrics ?? [:]
         summary.epochs.append(record)
         summary.timings.trainingSeconds += trainSeconds
         summary.timings.evaluationSeconds += evalSeconds
 
-        let evaluation = Self.message(epoch: epoch, split: context.monitorName, result: result)
-        latestEvaluation = evaluation
-        if improved { bestEvaluation = evaluation }
-        console.line(String(format: "epoch %d/%d  loss %.4f  %@ ex/s  train %@  eval %@  %@ %@%@", epoch, config.training.epochs,
-                            record.loss, Format.count(record.examplesPerSecond), Format.seconds(trainSeconds),
-                            Format.seconds(evalSeconds), context.monitorName,
-                            Format.metrics(result.metrics, k: k, keys: Array(Self.accuracyKeys(config).prefix(2))), improved ? "  *" : ""))
+        if let result {
+            let evaluation = Self.message(epoch: epoch, split: context.monitorName, result: result)
+            latestEvaluation = evaluation
+            if improved { bestEvaluation = evaluation }
+            console.line(String(format: "epoch %d/%d  loss %.4f  %@ ex/s  train %@  eval %@  %@ %@%@", epoch, config.training.epochs,
+                                record.loss, Format.count(record.examplesPerSecond), Format.seconds(trainSeconds),
+                                Format.seconds(evalSeconds), context.monitorName,
+                                Format.metrics(result.metrics, k: k, keys: Array(Self.accuracyKeys(config).prefix(2))), improved ? "  *" : ""))
+        } else {
+            console.line(String(format: "epoch %d/%d  loss %.4f  %@ ex/s  train %@  (evaluated every %d epochs)", epoch, config.training.epochs,
+                                record.loss, Format.count(record.examplesPerSecond), Format.seconds(trainSeconds), config.evaluation.every))
+        }
 
         let bestEpoch = best?.epoch ?? epoch
         let patience = config.training.patience

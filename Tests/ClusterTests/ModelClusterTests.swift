@@ -166,6 +166,17 @@ import Glibc
         #expect(launch.stdout.contains("test scenario-1 (epoch"))
     }
 
+    @Test func evaluationEveryNEpochsSkipsTheOthersButAlwaysTheLast() async throws {
+        let dir = try Harness.temporaryDirectory()
+        let config = try Harness.writeConfig(in: dir, epochs: 5, extra: "evaluation: {every: 2}")
+        let launch = try Spawned(["launch", config, "--summary", "summary.json", "--run-dir", "run"], in: dir)
+        #expect(await launch.wait(timeout: .seconds(240)) == 0, "\(launch.stdout)\n\(launch.stderr)")
+        let summary = try Self.summary(dir)
+        #expect(summary.epochs.map(\.epoch) == [1, 2, 3, 4, 5])
+        #expect(summary.epochs.map { !$0.metrics.isEmpty } == [false, true, false, true, true], "\(summary.epochs.map(\.metrics))")
+        #expect(launch.stdout.contains("(evaluated every 2 epochs)"))
+    }
+
     @Test func misconfiguredModelsAreRefusedWithTheKey() async throws {
         let dir = try Harness.temporaryDirectory()
         let config = try Self.config(in: dir, """
