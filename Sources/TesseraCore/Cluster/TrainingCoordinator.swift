@@ -82,6 +82,8 @@ public struct TrainingCoordinator: Sendable {
     private var barrierArrivals: [UInt64: Set<UInt32>] = [:]
     private var releasedBarrier: UInt64 = 0
     private var schedulerReady = false
+    /// The epoch training starts at: 1, or the one after a resumed checkpoint's.
+    public var firstEpoch = 1
 
     public init(shards: Int, workers: Int, onlineWorkers: Int = 0, epochs: Int, batchSize: Int, ring: RingSettings) {
         shardCount = shards
@@ -265,7 +267,11 @@ public struct TrainingCoordinator: Sendable {
             return fail("no worker has any training examples; check the data settings")
         }
         stepsPerEpoch = largest
-        return begin(epoch: 1)
+        guard firstEpoch <= epochs else {
+            phase = .finished
+            return [.stopWorkers(reason: "the resumed checkpoint has all \(epochs) epochs")]
+        }
+        return begin(epoch: firstEpoch)
     }
 
     /// A worker finished `epoch`.

@@ -78,6 +78,7 @@ extension ClusterConfig {
                     "the ranking stage keeps its weights in table '\(ranking.denseTable)', which `tables` does not declare (add e.g. {name: \(ranking.denseTable), dim: 256, optimizer: {kind: adam, learning_rate: 0.001}, init: {kind: zeros}})")
             }
         }
+        if let node = try root.child("checkpoint") { checkpoint = try CheckpointSettings(reading: node) }
         try root.rejectUnknownKeys()
         try validateModelTables(root: root)
     }
@@ -454,6 +455,16 @@ extension RankingSettings {
         if let hiddenNode = try node.child("hidden") { hidden = try hiddenNode.widths() }
         candidates = try node.int("candidates", default: candidates, in: 1...100_000)
         denseTable = try node.string("dense_table", default: denseTable)
+        try node.rejectUnknownKeys()
+    }
+}
+
+extension CheckpointSettings {
+    init(reading node: ConfigNode) throws(ConfigError) {
+        self.init()
+        directory = try node.child("directory")?.string()
+        everyEpochs = try node.int("every_epochs", default: everyEpochs, in: 0...1_000_000)
+        fullEvery = try node.int("full_every", default: fullEvery, in: 1...1_000_000)
         try node.rejectUnknownKeys()
     }
 }

@@ -22,6 +22,7 @@ public struct ClusterConfig: Sendable, Codable, Hashable {
     public var serving = ServingSettings()
     public var online = OnlineSettings()
     public var ranking = RankingSettings()
+    public var checkpoint = CheckpointSettings()
 
     public init() {}
 
@@ -336,6 +337,19 @@ public struct OnlineSettings: Sendable, Codable, Hashable {
     public var fsync = true
     /// Ratings at least this count as positive feedback.
     public var positiveRating: Float = 4
+
+    public init() {}
+}
+
+/// Checkpoints of every shard's tables, with optimizer state.
+public struct CheckpointSettings: Sendable, Codable, Hashable {
+    /// Where checkpoints go; nil: `checkpoints/` in the run directory (`tessera launch`).
+    public var directory: String?
+    /// Checkpoint after every this many epochs (and after the last); 0 turns periodic checkpoints off.
+    public var everyEpochs = 1
+    /// Every this many checkpoints is a full one; the others hold only the rows changed since
+    /// the previous checkpoint (incremental).
+    public var fullEvery = 5
 
     public init() {}
 }
