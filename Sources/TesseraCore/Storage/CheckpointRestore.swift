@@ -100,11 +100,9 @@ public struct RestoredShard: Sendable {
                 }
                 rows += count
                 guard let table else { continue }
-                let inserted: Result<Void, TableError> = payload.withUnsafeBytes { raw in
-                    let keys = raw[8..<8 + count * 8].withMemoryRebound(to: UInt64.self) { Array($0) }
-                    let values = raw[(8 + count * 8)...].withMemoryRebound(to: Float.self) { Array($0) }
-                    return Result { () throws(TableError) in try table.insert(keys: keys, rows: values) }
-                }
+                let keys: [UInt64] = copy(payload, from: 8, count: count)
+                let values: [Float] = copy(payload, from: 8 + count * 8, count: count * width)
+                let inserted = Result { () throws(TableError) in try table.insert(keys: keys, rows: values) }
                 if case .failure(let error) = inserted { throw corrupt("block \(block): \(error.message)") }
             case .removed:
                 guard let (spec, table) = current else { throw corrupt("removals before any table at block \(block)") }
@@ -115,7 +113,7 @@ public struct RestoredShard: Sendable {
                 }
                 removed += count
                 guard let table else { continue }
-                let keys = payload.withUnsafeBytes { raw in raw[4...].withMemoryRebound(to: UInt64.self) { Array($0) } }
+                let keys: [UInt64] = copy(payload, from: 4, count: count)
                 table.remove(keys: keys)
             case .end:
                 footer = try decode(payload, path: path, block: block)
@@ -129,6 +127,17 @@ public struct RestoredShard: Sendable {
             throw corrupt("holds \(seenTables) tables, \(rows) rows and \(removed) removals; its end block says \(footer.tables), \(footer.rows) and \(footer.removed), the manifest \(entry.rows) rows and \(entry.removed) removals")
         }
         try reader.verifyChecksum(entry.crc32c)
+    }
+
+    /// `count` values of `T` stored little-endian at byte `offset` of `payload` (any alignment).
+    private static func copy<T: BitwiseCopyable>(_ payload: [UInt8], from offset: Int, count: Int) -> [T] {
+        [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+            payload.withUnsafeBytes { raw in
+                UnsafeMutableRawBufferPointer(buffer).copyMemory(
+                    from: UnsafeRawBufferPointer(rebasing: raw[offset..<offset + count * MemoryLayout<T>.stride]))
+            }
+            initialized = count
+        }
     }
 
     private static func decode<T: Decodable>(_ payload: [UInt8], path: String, block: Int) throws(CheckpointError) -> T {
