@@ -13,8 +13,10 @@ public struct CheckpointError: Error, Sendable, CustomStringConvertible {
         /// count or table shape than the caller expects.
         case mismatch
         /// The caller asked for something impossible: a sequence not above the
-        /// last one, a table that is not there, a checkpoint already being written.
+        /// last one, a directory to write into that already holds a checkpoint.
         case invalidArgument
+        /// Another checkpoint of the same shard is being written; retry after it.
+        case busy
         /// A system call failed (open, write, fsync, rename…); `cause` says which.
         case io
     }

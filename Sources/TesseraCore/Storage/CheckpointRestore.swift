@@ -157,3 +157,52 @@ public struct RestoredShard: Sendable {
         }
     }
 }
+
+extension RestoredShard {
+    /// Checks that this checkpoint fits a shard about to serve it: the same
+    /// shard id and shard count, and tables whose dimension and optimizer kind
+    /// match the config's (hyperparameters and initializers may change). Tables
+    /// the config adds start empty; a table the config dropped is an error.
+    ///
+    /// Returns, in `specs` order, each config table with its restored rows
+    /// (moved into a table of the config's spec when the specs differ) or nil
+    /// for a table the checkpoint does not have.
+    public func tables(for specs: [TableSpec], shardID: UInt32, shardCount: Int) throws(CheckpointError) -> [EmbeddingTable?] {
+        let path = directory + "/" + CheckpointFormat.manifestName
+        guard manifest.shardID == shardID else {
+            throw .file(.mismatch, path, "belongs to shard \(manifest.shardID), but this is shard \(shardID)")
+        }
+        guard manifest.shardCount == shardCount else {
+            throw .file(.mismatch, path, "was taken with \(manifest.shardCount) shards, but the cluster has \(shardCount); reshard the checkpoints first (CheckpointResharding.reshard)")
+        }
+        let wanted = Set(specs.map(\.name))
+        if let dropped = tables.first(where: { !wanted.contains($0.spec.name) }) {
+            throw .file(.mismatch, path, "holds table '\(dropped.spec.name)', which the config does not declare")
+        }
+        var result: [EmbeddingTable?] = []
+        for spec in specs {
+            guard let table = table(named: spec.name) else {
+                result.append(nil)
+                continue
+            }
+            guard table.spec.dim == spec.dim, table.spec.optimizer.name == spec.optimizer.name else {
+                throw .file(.mismatch, path, "table '\(spec.name)' has dimension \(table.spec.dim) with \(table.spec.optimizer.name) state; the config says dimension \(spec.dim) with \(spec.optimizer.name)")
+            }
+            if table.spec == spec {
+                result.append(table)
+                continue
+            }
+            let moved: EmbeddingTable
+            do {
+                moved = try EmbeddingTable(spec: spec, stripeCount: table.stripeCount)
+                try table.forEachStripeSnapshot(changedAfter: nil) { (snapshot) throws(TableError) in
+                    try moved.insert(keys: snapshot.keys, rows: snapshot.rows)
+                }
+            } catch {
+                throw .file(.mismatch, path, "table '\(spec.name)': \(error.message)")
+            }
+            result.append(moved)
+        }
+        return result
+    }
+}

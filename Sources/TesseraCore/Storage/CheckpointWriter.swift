@@ -69,14 +69,22 @@ public final class CheckpointWriter: Sendable {
         state = Mutex(State(highestSequence: Self.highestSequence(in: directory)))
     }
 
-    /// A writer that extends the chain `restored` was read from: the
-    /// restored tables' rows count as saved, so the next incremental holds only
-    /// what changes from now on. `restored.tables` must be the tables passed to `checkpoint`.
-    public init(continuing restored: RestoredShard) {
+    /// A writer that extends the chain `restored` was read from: the rows
+    /// restored count as saved, so the next incremental holds only what changes
+    /// from now on.
+    ///
+    /// - Parameter tables: the tables later passed to `checkpoint`, holding
+    ///   exactly the restored rows (default `restored.tables`; see
+    ///   `RestoredShard.tables(for:shardID:shardCount:)`). Tables the chain does
+    ///   not have go into the next incremental whole.
+    public init(continuing restored: RestoredShard, tables: [EmbeddingTable]? = nil) {
         directory = restored.directory
         shardID = restored.manifest.shardID
+        let known = Set(restored.manifest.tables.map(\.name))
         var covered: [String: UInt64] = [:]
-        for table in restored.tables { covered[table.spec.name] = table.advanceGeneration() }
+        for table in tables ?? restored.tables where known.contains(table.spec.name) {
+            covered[table.spec.name] = table.advanceGeneration()
+        }
         state = Mutex(State(manifest: restored.manifest, covered: covered,
                             highestSequence: max(restored.manifest.sequence, Self.highestSequence(in: restored.directory))))
     }
@@ -103,7 +111,7 @@ public final class CheckpointWriter: Sendable {
         let started = ContinuousClock.now
         let (previous, covered, sequence) = try state.withLock { state throws(CheckpointError) -> (CheckpointManifest?, [String: UInt64], UInt64) in
             guard !state.busy else {
-                throw CheckpointError(.invalidArgument, "checkpoint \(CheckpointFormat.displayName(directory)): another checkpoint of this shard is being written")
+                throw CheckpointError(.busy, "checkpoint \(CheckpointFormat.displayName(directory)): another checkpoint of this shard is being written")
             }
             let sequence = requestedSequence == 0 ? state.highestSequence + 1 : requestedSequence
             guard sequence > state.highestSequence else {
