@@ -27,8 +27,10 @@ public final class ShardService: ParameterServerService {
     /// Table names in config order (checkpoints write tables in this order).
     private let tableOrder: [String]
     private let indexes: [String: ServingIndex]
-    /// One checkpoint writer per checkpoint root (standardized path).
-    private let checkpointWriters = Mutex<[String: CheckpointWriter]>([:])
+    /// The writer of the checkpoint root in use (standardized path). One chain
+    /// at a time: the tables' change tracking serves one chain, so a checkpoint
+    /// to another root starts a new chain there (full) and drops this one.
+    private let checkpointChain = Mutex<(root: String, writer: CheckpointWriter)?>(nil)
     private let routing = Mutex<ShardRouting?>(nil)
     /// Last applied sequence per "producer/table" (idempotent pushes and counter updates).
     private let sequences = Mutex<[String: UInt64]>([:])
@@ -60,7 +62,7 @@ public final class ShardService: ParameterServerService {
         try self.init(shardID: shardID, tables: tables, served: served, maxPayloadBytes: maxPayloadBytes)
         sequences.withLock { $0 = restored.manifest.producerSequences }
         let writer = CheckpointWriter(continuing: restored, tables: tables)
-        checkpointWriters.withLock { $0[Self.standardized(root)] = writer }
+        checkpointChain.withLock { $0 = (Self.standardized(root), writer) }
         for (name, index) in indexes {
             guard let table = self.tables[name] else { continue }
             var keys: [UInt64] = []
@@ -326,14 +328,15 @@ public final class ShardService: ParameterServerService {
         return response
     }
 
-    /// The writer of checkpoint root `root`, created on first use.
+    /// The writer of checkpoint root `root`: the current chain's, or a new one
+    /// (whose first checkpoint is full) when `root` is another directory.
     private func checkpointWriter(root: String) throws -> CheckpointWriter {
         let key = Self.standardized(root)
-        return try checkpointWriters.withLock { writers in
-            if let writer = writers[key] { return writer }
+        return try checkpointChain.withLock { chain in
+            if let chain, chain.root == key { return chain.writer }
             do {
                 let writer = try CheckpointWriter(directory: CheckpointFormat.shardDirectory(root: key, shardID: shardID), shardID: shardID)
-                writers[key] = writer
+                chain = (key, writer)
                 return writer
             } catch {
                 throw RPCError(.internal, "\(error)", cause: error)

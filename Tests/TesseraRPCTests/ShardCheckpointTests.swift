@@ -155,6 +155,11 @@ import TesseraServer
                 for response in next.values {
                     #expect(response.incremental && response.sequence == 3 && response.chainLength == 3)
                 }
+                // Another root starts a new chain there, with a full checkpoint.
+                let elsewhere = try await client.checkpoint(directory: root + "/elsewhere", incremental: true)
+                for response in elsewhere.values {
+                    #expect(!response.incremental && response.sequence == 1 && response.chainLength == 1)
+                }
 
                 let afterOriginal: [String: [Float]] = try await Self.serve(originals) {
                     (routing: ShardRouting) async throws -> [String: [Float]] in

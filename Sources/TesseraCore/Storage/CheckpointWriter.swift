@@ -39,6 +39,9 @@ public struct CheckpointSummary: Sendable, Hashable {
 ///
 /// Thread-safe; one checkpoint at a time (a second concurrent call is refused).
 /// Use one writer per shard directory and pass it the same tables each time.
+/// Tables keep removals for one chain: a successful checkpoint forgets the
+/// removals it recorded, so do not alternate checkpoints of the same tables
+/// between two writers (start a new chain with a full checkpoint instead).
 public final class CheckpointWriter: Sendable {
     public let directory: String
     public let shardID: UInt32
