@@ -85,6 +85,11 @@ public struct RestoredShard: Sendable {
                 throw corrupt("a second header at block \(block)")
             case .table:
                 let header: CheckpointFormat.TableHeader = try decode(payload, path: path, block: block)
+                do {
+                    try header.spec.validate()
+                } catch {
+                    throw corrupt("block \(block): \(error.message)")
+                }
                 let table = tables[header.spec.name]
                 if let table, table.spec.dim != header.spec.dim || table.stateWidth != header.spec.stateWidth {
                     throw corrupt("table '\(header.spec.name)' at block \(block) has dimension \(header.spec.dim) and \(header.spec.optimizer.name) state, the manifest says \(table.dim) and \(table.spec.optimizer.name)")
