@@ -15,7 +15,7 @@ import TesseraCore
 
     /// Trains `count` shards on the keys each owns and checkpoints them under `root`
     /// (full, then an incremental, so resharding reads whole chains). Returns the tables per shard.
-    private func checkpointShards(_ count: Int, root: String, keys: Int) throws -> [[EmbeddingTable]] {
+    private static func checkpointShards(_ count: Int, root: String, keys: Int) throws -> [[EmbeddingTable]] {
         let ring = Self.ring(count)
         var shards: [[EmbeddingTable]] = []
         let allKeys = (0..<keys).map { UInt64($0) &* 0x2545_F491_4F6C_DD1D }
@@ -35,10 +35,10 @@ import TesseraCore
         return shards
     }
 
-    private func reshard(from oldCount: Int, to newCount: Int) async throws {
+    private static func reshard(from oldCount: Int, to newCount: Int) async throws {
         try await Support.withDirectory { base in
             let oldRoot = base + "/old", newRoot = base + "/new"
-            let shards = try checkpointShards(oldCount, root: oldRoot, keys: 6_000)
+            let shards = try checkpointShards(oldCount, root: oldRoot, keys: 4_000)
             let before = CheckpointChecksum.of(shards.flatMap { $0 })
 
             // The plan over restored shards agrees with what the writer will do.
@@ -90,16 +90,16 @@ import TesseraCore
     }
 
     @Test func twoShardsBecomeFour() async throws {
-        try await reshard(from: 2, to: 4)
+        try await Self.reshard(from: 2, to: 4)
     }
 
     @Test func fourShardsBecomeTwo() async throws {
-        try await reshard(from: 4, to: 2)
+        try await Self.reshard(from: 4, to: 2)
     }
 
     @Test func aMissingOldShardIsRefused() async throws {
         try await Support.withDirectory { base in
-            _ = try checkpointShards(3, root: base + "/old", keys: 300)
+            _ = try Self.checkpointShards(3, root: base + "/old", keys: 300)
             try FileManager.default.removeItem(atPath: base + "/old/shard-1")
             let error = Support.failure {
                 _ = try CheckpointResharding.reshard(from: base + "/old", to: base + "/new", ring: Self.ring(2))

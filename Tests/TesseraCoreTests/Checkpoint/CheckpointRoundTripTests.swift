@@ -110,7 +110,7 @@ import TesseraCore
             try Support.train(tables, keys: keys, round: 0)
             let writer = try CheckpointWriter(directory: directory, shardID: 0)
             // Pushes run on another thread while checkpoints are taken.
-            let trainer = Task.detached {
+            let trainer = Support.Background {
                 for round in 1...40 {
                     let start = (round * 97) % 3_500
                     try Support.train(tables, keys: Array(keys[start..<start + 500]) + [UInt64(10_000 + round)], round: round)
@@ -118,7 +118,7 @@ import TesseraCore
             }
             _ = try writer.checkpoint(tables: tables, kind: .full, shardCount: 1, ring: nil)
             for _ in 0..<3 { _ = try writer.checkpoint(tables: tables, kind: .incremental, shardCount: 1, ring: nil) }
-            try await trainer.value
+            try trainer.join()
             // The last incremental after training stopped must bring the chain up to date.
             _ = try writer.checkpoint(tables: tables, kind: .incremental, shardCount: 1, ring: nil)
             Support.expectIdentical(tables, try RestoredShard.load(directory: directory).tables)

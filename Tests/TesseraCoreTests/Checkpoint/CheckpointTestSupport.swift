@@ -17,10 +17,46 @@ enum CheckpointTestSupport {
     }
 
     /// Runs `body` with a fresh directory path (not yet created), removed afterwards.
-    static func withDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
+    ///
+    /// `body` runs on `blockingWork`, not on the cooperative pool: these tests do
+    /// seconds of blocking work (file I/O, table scans), and on a two-core
+    /// machine that would starve the loopback RPC tests running alongside. It
+    /// stays in the test's task, so expectations are recorded as usual.
+    static func withDirectory<T: Sendable>(_ body: (String) async throws -> T) async throws -> T {
         let path = NSTemporaryDirectory() + "tessera-checkpoint-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: path) }
-        return try await body(path)
+        return try await withTaskExecutorPreference(blockingWork) { try await body(path) }
+    }
+
+    static let blockingWork = BlockingWorkExecutor()
+
+    /// A task executor that runs jobs on a concurrent dispatch queue (threads outside the cooperative pool).
+    final class BlockingWorkExecutor: TaskExecutor {
+        private let queue = DispatchQueue(label: "tessera.checkpoint-tests", attributes: .concurrent)
+
+        func enqueue(_ job: consuming ExecutorJob) {
+            let job = UnownedJob(job)
+            let executor = asUnownedTaskExecutor()
+            queue.async { job.runSynchronously(on: executor) }
+        }
+    }
+
+    /// Runs `work` on a new thread; `join` waits for it and rethrows its error.
+    final class Background: @unchecked Sendable {
+        private let done = DispatchSemaphore(value: 0)
+        private var failure: (any Error)?
+
+        init(_ work: @escaping @Sendable () throws -> Void) {
+            Thread { [self] in
+                do { try work() } catch { failure = error }
+                done.signal()
+            }.start()
+        }
+
+        func join() throws {
+            done.wait()
+            if let failure { throw failure }
+        }
     }
 
     /// Deterministic gradients for `keys` in `table`, varying with `round`.
