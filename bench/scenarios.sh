@@ -4,14 +4,20 @@
 #   - one scenario-blind model on all the data,
 #   - one model per scenario (blind, trained on that scenario's interactions only),
 # on the synthetic generator's multi-scenario mode and on MovieLens split by genre group.
-# Every model trains through the shards (2 shards, 2 workers); each variant's learning rate
-# is chosen on its own validation NDCG@10 (per-scenario models: per scenario). Candidates of
-# a scenario are the items that occur in it, for every variant alike.
+# Every model trains through the shards (2 shards, 2 workers). Each variant gets the same
+# small grid of (learning rate, l2) and keeps the point with the best validation NDCG@10
+# (per-scenario models: per scenario). Candidates of a scenario are the items that occur in
+# it, for every variant alike.
 #
-#   bench/scenarios.sh [OUT_DIR]        (default bench/out/scenarios; ~20 min on 2 cores)
+#   bench/scenarios.sh [OUT_DIR] [synthetic|movielens|all]   (default bench/out/scenarios, all;
+#                                                            ~15 min per data set on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-bench/out/scenarios}
+which=${2:-all}
+# Grids of learning_rate:l2, per data set.
+grid_synthetic=${GRID_SYNTHETIC:-"0.002:0.3 0.005:0.3 0.01:0.3"}
+grid_movielens=${GRID_MOVIELENS:-"0.005:0.1 0.005:0.3 0.005:1.0"}
 tessera=.build/release/tessera
 mkdir -p "$out"
 [ -x "$tessera" ] || make release
@@ -19,20 +25,20 @@ mkdir -p "$out"
 # valid_ndcg SUMMARY: the best epoch's validation NDCG@10.
 valid_ndcg() { python3 -c "import json; s=json.load(open('$1')); print(s['epochs'][s['bestEpoch']-1]['metrics']['ndcg@10'])"; }
 
-# run CONFIG TAG ARGS...: one job per learning rate; keeps the summary with the best validation NDCG@10 as OUT/TAG.json.
+# run CONFIG TAG ARGS...: one job per grid point; keeps the summary with the best validation NDCG@10 as OUT/TAG.json.
 run() {
   local config=$1 tag=$2; shift 2
   local best="" best_score=-1
-  for lr in ${LRS:-0.002 0.005 0.01}; do
-    local sets=()
+  for point in $grid; do
+    local lr=${point%%:*} l2=${point##*:} sets=() name="$tag-lr${point%%:*}-l2${point##*:}"
     for t in 0 1 2; do sets+=(--set "tables[$t].optimizer.learning_rate=$lr"); done
-    $tessera launch "$config" "${sets[@]}" "$@" --summary "$out/$tag-lr$lr.json" --run-dir "$out/runs/$tag-lr$lr" > "$out/$tag-lr$lr.log" 2>&1
-    local score; score=$(valid_ndcg "$out/$tag-lr$lr.json")
-    echo "  $tag lr $lr: valid ndcg@10 $score"
-    if python3 -c "import sys; sys.exit(0 if $score > $best_score else 1)"; then best=$lr; best_score=$score; fi
+    $tessera launch "$config" "${sets[@]}" --set "model.l2=$l2" "$@" --summary "$out/$name.json" --run-dir "$out/runs/$name" > "$out/$name.log" 2>&1
+    local score; score=$(valid_ndcg "$out/$name.json")
+    echo "  $tag lr $lr l2 $l2: valid ndcg@10 $score"
+    if python3 -c "import sys; sys.exit(0 if $score > $best_score else 1)"; then best=$name; best_score=$score; fi
   done
-  cp "$out/$tag-lr$best.json" "$out/$tag.json"
-  echo "  $tag: chose lr $best"
+  cp "$out/$best.json" "$out/$tag.json"
+  echo "  $tag: chose ${best#$tag-}"
 }
 
 compare() {
@@ -65,5 +71,9 @@ for tag, r in rows.items():
 PY
 }
 
-compare synthetic Cluster/synthetic-scenarios.yaml 16 scenario-0 scenario-1 scenario-2
-compare movielens Cluster/movielens-scenarios.yaml 32 action comedy drama
+if [ "$which" = all ] || [ "$which" = synthetic ]; then
+  grid=$grid_synthetic compare synthetic Cluster/synthetic-scenarios.yaml 16 scenario-0 scenario-1 scenario-2
+fi
+if [ "$which" = all ] || [ "$which" = movielens ]; then
+  grid=$grid_movielens compare movielens Cluster/movielens-scenarios.yaml 32 action comedy drama
+fi

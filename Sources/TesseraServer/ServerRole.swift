@@ -22,6 +22,11 @@ public struct ServerRole: Sendable {
     public var shardID: UInt32?
     /// Also answer the shim's raw echo method (for `tessera bench`).
     public var benchEcho = false
+    /// A checkpoint root (`DIR/shard-<id>/manifest.json`, …) to restore this
+    /// shard's tables from before serving. The chain is read and checked in
+    /// full; a missing, damaged or mismatched one stops the shard with a
+    /// message naming the file (and, once registered, reports it to the scheduler).
+    public var restoreDirectory: String?
 
     public init(schedulerAddress: String, host: String = "127.0.0.1", port: Int = 0, advertisedHost: String? = nil,
                 shardID: UInt32? = nil) {
@@ -34,6 +39,11 @@ public struct ServerRole: Sendable {
 
     /// Runs until shutdown; throws when the shard cannot go on.
     public func run(logger: Logger) async throws {
+        // With a known id, a bad checkpoint is refused before anything else happens.
+        var early: RestoredShard?
+        if let root = restoreDirectory, let shardID {
+            early = try RestoredShard.load(directory: CheckpointFormat.shardDirectory(root: root, shardID: shardID))
+        }
         let slot = ShardSlot()
         var router = RPCRouter()
         router.register(slot)
@@ -46,10 +56,26 @@ public struct ServerRole: Sendable {
             let membership = session.membership
             let shard: ShardService
             do {
-                shard = try ShardService(shardID: membership.memberID, tables: membership.config.tables,
-                                         served: [membership.config.servingTable])
+                if let root = restoreDirectory {
+                    let directory = CheckpointFormat.shardDirectory(root: root, shardID: membership.memberID)
+                    let restored = try early.flatMap { $0.manifest.shardID == membership.memberID ? $0 : nil }
+                        ?? RestoredShard.load(directory: directory)
+                    shard = try ShardService(shardID: membership.memberID, restoring: restored, root: root,
+                                             shardCount: Int(membership.memberCount), tables: membership.config.tables,
+                                             served: [membership.config.servingTable])
+                    early = nil
+                    logger.info("restored", metadata: [
+                        "directory": "\(directory)", "sequence": "\(restored.manifest.sequence)",
+                        "files": "\(restored.manifest.chain.count)",
+                        "rows": "\(restored.tables.reduce(0) { $0 + $1.rowCount })",
+                    ])
+                } else {
+                    shard = try ShardService(shardID: membership.memberID, tables: membership.config.tables,
+                                             served: [membership.config.servingTable])
+                }
             } catch {
-                await session.reportFailure("shard \(membership.memberID): cannot create its tables: \(error)")
+                let what = restoreDirectory == nil ? "cannot create its tables" : "cannot restore from \(restoreDirectory!)"
+                await session.reportFailure("shard \(membership.memberID): \(what): \(error)")
                 throw error
             }
             let routing = try await session.shardMap()
@@ -116,5 +142,9 @@ final class ShardSlot: ParameterServerService {
 
     func assign(_ request: Tessera_V1_AssignRequest, context: ServerContext) async throws -> Tessera_V1_AssignResponse {
         try await ready().assign(request, context: context)
+    }
+
+    func checkpoint(_ request: Tessera_V1_CheckpointRequest, context: ServerContext) async throws -> Tessera_V1_CheckpointResponse {
+        try await ready().checkpoint(request, context: context)
     }
 }

@@ -14,6 +14,9 @@ import TesseraRPC
 /// Served tables (the item table) also keep a `ServingIndex`: every change to
 /// their rows reaches it as a versioned delta, in order, and `ScoreItems`
 /// scores from it without touching the training rows' locks.
+///
+/// Checkpoints (`Checkpoint`) go to `ROOT/shard-<id>`; a shard can start from
+/// such a chain (`init(shardID:restoring:…)`) and then extends it.
 public final class ShardService: ParameterServerService {
     public let shardID: UInt32
     /// Largest row payload one Pull may ask for or one Push may carry (the gRPC message limit).
@@ -21,7 +24,13 @@ public final class ShardService: ParameterServerService {
     /// Most items one ScoreItems may ask for (top-k plus pool).
     public let maxScoredItems = 100_000
     private let tables: [String: EmbeddingTable]
+    /// Table names in config order (checkpoints write tables in this order).
+    private let tableOrder: [String]
     private let indexes: [String: ServingIndex]
+    /// The writer of the checkpoint root in use (standardized path). One chain
+    /// at a time: the tables' change tracking serves one chain, so a checkpoint
+    /// to another root starts a new chain there (full) and drops this one.
+    private let checkpointChain = Mutex<(root: String, writer: CheckpointWriter)?>(nil)
     private let routing = Mutex<ShardRouting?>(nil)
     /// Last applied sequence per "producer/table" (idempotent pushes and counter updates).
     private let sequences = Mutex<[String: UInt64]>([:])
@@ -32,16 +41,47 @@ public final class ShardService: ParameterServerService {
     private let duplicates = Atomic<UInt64>(0)
 
     /// - Parameter served: tables to keep a serving index for (items to recommend).
-    public init(shardID: UInt32, tables specs: [TableSpec], served: [String] = [], maxPayloadBytes: Int = 64 << 20) throws {
+    public convenience init(shardID: UInt32, tables specs: [TableSpec], served: [String] = [], maxPayloadBytes: Int = 64 << 20) throws {
+        try self.init(shardID: shardID, tables: specs.map { try EmbeddingTable(spec: $0) }, served: served,
+                      maxPayloadBytes: maxPayloadBytes)
+    }
+
+    /// A shard that starts from a restored checkpoint chain and extends it.
+    ///
+    /// Throws `CheckpointError(.mismatch)` when the checkpoint belongs to another
+    /// shard id or shard count, or its tables do not fit `specs` (see
+    /// `RestoredShard.tables(for:shardID:shardCount:)`); tables the checkpoint
+    /// lacks start empty. Producer sequences (idempotent pushes) are restored
+    /// too, and served tables' serving indexes are rebuilt from the rows.
+    ///
+    /// - Parameter root: the checkpoint root `restored` came from (`root/shard-<id>`).
+    public convenience init(shardID: UInt32, restoring restored: RestoredShard, root: String, shardCount: Int,
+                            tables specs: [TableSpec], served: [String] = [], maxPayloadBytes: Int = 64 << 20) throws {
+        let fitted = try restored.tables(for: specs, shardID: shardID, shardCount: shardCount)
+        let tables = try zip(specs, fitted).map { spec, table in try table ?? EmbeddingTable(spec: spec) }
+        try self.init(shardID: shardID, tables: tables, served: served, maxPayloadBytes: maxPayloadBytes)
+        sequences.withLock { $0 = restored.manifest.producerSequences }
+        let writer = CheckpointWriter(continuing: restored, tables: tables)
+        checkpointChain.withLock { $0 = (Self.standardized(root), writer) }
+        for (name, index) in indexes {
+            guard let table = self.tables[name] else { continue }
+            var keys: [UInt64] = []
+            table.forEachStripeSnapshot(changedAfter: nil) { keys += $0.keys }
+            if !keys.isEmpty { index.apply(keys: keys) { keys in (try? table.lookupArray(keys)) ?? [] } }
+        }
+    }
+
+    private init(shardID: UInt32, tables list: [EmbeddingTable], served: [String], maxPayloadBytes: Int) throws {
         self.shardID = shardID
         self.maxPayloadBytes = maxPayloadBytes
         var tables: [String: EmbeddingTable] = [:]
         var indexes: [String: ServingIndex] = [:]
-        for spec in specs {
-            tables[spec.name] = try EmbeddingTable(spec: spec)
-            if served.contains(spec.name) { indexes[spec.name] = ServingIndex(dim: spec.dim) }
+        for table in list {
+            tables[table.spec.name] = table
+            if served.contains(table.spec.name) { indexes[table.spec.name] = ServingIndex(dim: table.dim) }
         }
         self.tables = tables
+        self.tableOrder = list.map(\.spec.name)
         self.indexes = indexes
     }
 
@@ -236,6 +276,85 @@ public final class ShardService: ParameterServerService {
             response.servingVersion += index.version
         }
         return response
+    }
+
+    // MARK: Checkpoints
+
+    /// Writes a checkpoint of every table to `ROOT/shard-<id>` (see `CheckpointWriter`).
+    ///
+    /// Runs on a thread of its own, so pulls and pushes keep the cooperative
+    /// pool while files are written. The producer sequences are recorded as of
+    /// the start: the checkpoint is exactly consistent with them only when no
+    /// push is in flight (at a barrier).
+    public func checkpoint(_ request: Tessera_V1_CheckpointRequest, context: ServerContext) async throws -> Tessera_V1_CheckpointResponse {
+        guard !request.directory.isEmpty else {
+            throw RPCError(.invalidArgument, "directory: empty; name the cluster's checkpoint root")
+        }
+        guard let routing = routing.withLock({ $0 }) else {
+            throw RPCError(.unavailable, "shard \(shardID) has no shard map yet; retry shortly")
+        }
+        let writer = try checkpointWriter(root: request.directory)
+        let tables = tableOrder.compactMap { self.tables[$0] }
+        let producerSequences = sequences.withLock { $0 }
+        let kind: CheckpointKind = request.incremental ? .incremental : .full
+        let result: Result<CheckpointSummary, CheckpointError> = await Self.onOwnThread {
+            Result { () throws(CheckpointError) in
+                try writer.checkpoint(tables: tables, kind: kind, sequence: request.sequence,
+                                      shardCount: routing.shardIDs.count, ring: CheckpointRing(routing.ring),
+                                      producerSequences: producerSequences)
+            }
+        }
+        let summary: CheckpointSummary
+        switch result {
+        case .success(let value):
+            summary = value
+        case .failure(let error):
+            switch error.code {
+            case .invalidArgument: throw RPCError(.invalidArgument, "sequence: \(error.message)", cause: error)
+            case .busy: throw RPCError(.failedPrecondition, error.message, cause: error)
+            default: throw RPCError(.internal, error.message, cause: error)
+            }
+        }
+        var response = Tessera_V1_CheckpointResponse()
+        response.shardID = shardID
+        response.sequence = summary.sequence
+        response.incremental = summary.kind == .incremental
+        response.files = summary.files
+        response.rows = UInt64(summary.rows)
+        response.removedRows = UInt64(summary.removed)
+        response.bytes = UInt64(summary.bytes)
+        response.seconds = summary.seconds
+        response.chainLength = UInt32(summary.chainLength)
+        return response
+    }
+
+    /// The writer of checkpoint root `root`: the current chain's, or a new one
+    /// (whose first checkpoint is full) when `root` is another directory.
+    private func checkpointWriter(root: String) throws -> CheckpointWriter {
+        let key = Self.standardized(root)
+        return try checkpointChain.withLock { chain in
+            if let chain, chain.root == key { return chain.writer }
+            do {
+                let writer = try CheckpointWriter(directory: CheckpointFormat.shardDirectory(root: key, shardID: shardID), shardID: shardID)
+                chain = (key, writer)
+                return writer
+            } catch {
+                throw RPCError(.internal, "\(error)", cause: error)
+            }
+        }
+    }
+
+    private static func standardized(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.path
+    }
+
+    /// Runs blocking `work` (file I/O) on a new thread and awaits its result.
+    private static func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            let thread = Thread { continuation.resume(returning: work()) }
+            thread.name = "tessera-checkpoint"
+            thread.start()
+        }
     }
 
     // MARK: Checks

@@ -105,6 +105,12 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Shard id to take (a stable identity, e.g. a StatefulSet ordinal); default: any free id.")
     var id: UInt32?
 
+    @Option(help: ArgumentHelp(
+        "Restore this shard's tables from the checkpoint chain in DIR/shard-<id> before serving.",
+        discussion: "The whole chain is checked first; a missing, damaged or mismatched checkpoint stops the shard with a message naming the file.",
+        valueName: "DIR"))
+    var restore: String?
+
     @Flag(help: .hidden)
     var benchEcho = false
 
@@ -115,6 +121,7 @@ struct ServerCommand: AsyncParsableCommand {
         do {
             var role = ServerRole(schedulerAddress: scheduler, host: host, port: port, advertisedHost: advertise, shardID: id)
             role.benchEcho = benchEcho
+            role.restoreDirectory = restore.map(absolute)
             try await role.run(logger: logger)
         } catch {
             logger.error("shard failed", metadata: ["error": "\(error)"])

@@ -71,7 +71,8 @@ extension EmbeddingTable {
         }
         let optimizer = self.optimizer
         stripes[stripeIndex(for: key)].rows.withLock { rows in
-            let row = rows.row(for: key) ?? rows.append(key: key)
+            let generation = currentGeneration
+            let row = rows.rowForUpdate(key: key, generation: generation) ?? rows.append(key: key, generation: generation)
             value.withUnsafeBufferPointer { row.update(from: $0.baseAddress!, count: dim) }
             if state.isEmpty {
                 optimizer.initializeState(row + dim, value: row)
@@ -83,11 +84,17 @@ extension EmbeddingTable {
 
     /// Deletes the rows of `keys` (for eviction); returns how many existed.
     /// A deleted key that is pulled again gets a freshly initialized row.
+    /// Once a checkpoint has begun, each deletion leaves a tombstone for the
+    /// next incremental checkpoint.
     @discardableResult
     public func remove(keys: [UInt64]) -> Int {
         var removed = 0
         for key in keys {
-            if stripes[stripeIndex(for: key)].rows.withLock({ $0.remove(key: key) }) { removed += 1 }
+            let gone = stripes[stripeIndex(for: key)].rows.withLock { rows in
+                let generation = currentGeneration
+                return rows.remove(key: key, generation: generation > 1 ? generation : nil)
+            }
+            if gone { removed += 1 }
         }
         return removed
     }

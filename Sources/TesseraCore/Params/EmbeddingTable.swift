@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The rows of one embedding table on one shard, with their optimizer state:
 /// pull (creating unseen rows) and push (one optimizer step per key).
 ///
@@ -9,7 +11,12 @@
 /// other calls; a whole call is not atomic across stripes.
 ///
 /// Memory: each row takes `(dim + stateWidth) * 4` bytes in chunked slabs plus
-/// its key (8 bytes) and index entry (about 16–32 bytes); see `RowStripe`.
+/// its key and generation stamp (16 bytes) and index entry (about 16–32 bytes);
+/// see `RowStripe`.
+///
+/// Change tracking (for incremental checkpoints): every row carries the table
+/// `generation` of its last change (creation, push, insert); removals leave a
+/// tombstone once a checkpoint has begun. See `EmbeddingTable+Changes.swift`.
 public final class EmbeddingTable: Sendable {
     public let spec: TableSpec
     public let optimizer: Optimizer
@@ -17,6 +24,9 @@ public final class EmbeddingTable: Sendable {
     public let stripeCount: Int
     let stripes: [LockedStripe]
     private let stripeMask: UInt64
+    /// The generation stamped on rows changed now; starts at 1, advanced by
+    /// `advanceGeneration()`. Read inside a stripe's lock (see there).
+    let generation = Atomic<UInt64>(1)
 
     /// Salt of the key → stripe hash ("stripes!"), distinct from the ring's.
     private static let stripeSalt: UInt64 = 0x7374_7269_7065_7321
@@ -69,7 +79,7 @@ public final class EmbeddingTable: Sendable {
                 let key = keyBase[i]
                 var row = stripe.row(for: key)
                 if row == nil {
-                    row = createRow(in: &stripe, key: key)
+                    row = createRow(in: &stripe, key: key, generation: currentGeneration)
                     created += 1
                 }
                 (out + i * dim).update(from: row.unsafelyUnwrapped, count: dim)
@@ -97,11 +107,12 @@ public final class EmbeddingTable: Sendable {
         let optimizer = self.optimizer
         return forEachStripeGroup(keys) { stripe, order in
             var created = 0
+            let generation = currentGeneration
             for i in order {
                 let key = keyBase[i]
-                var row = stripe.row(for: key)
+                var row = stripe.rowForUpdate(key: key, generation: generation)
                 if row == nil {
-                    row = createRow(in: &stripe, key: key)
+                    row = createRow(in: &stripe, key: key, generation: generation)
                     created += 1
                 }
                 let value = row.unsafelyUnwrapped
@@ -167,7 +178,7 @@ public final class EmbeddingTable: Sendable {
     /// Buckets the indices of `keys` by stripe (counting sort, stable) and calls
     /// `body` once per non-empty stripe with its lock held and the ascending
     /// indices of its keys. Returns the sum of `body`'s results.
-    private func forEachStripeGroup(
+    func forEachStripeGroup(
         _ keys: UnsafeBufferPointer<UInt64>,
         _ body: (inout RowStripe, UnsafeBufferPointer<Int>) -> Int
     ) -> Int {
@@ -206,10 +217,19 @@ public final class EmbeddingTable: Sendable {
         }
     }
 
-    /// Appends and initializes the row of `key` (value from the initializer, then optimizer state).
+    /// The generation to stamp on a change. Call it with a stripe's lock held:
+    /// `advanceGeneration()` runs before a checkpoint locks any stripe, so a
+    /// change made after the checkpoint visited this stripe gets the new generation.
     @inline(__always)
-    private func createRow(in stripe: inout RowStripe, key: UInt64) -> UnsafeMutablePointer<Float> {
-        let row = stripe.append(key: key)
+    var currentGeneration: UInt64 {
+        generation.load(ordering: .acquiring)
+    }
+
+    /// Appends and initializes the row of `key` (value from the initializer, then
+    /// optimizer state), stamped `generation`.
+    @inline(__always)
+    private func createRow(in stripe: inout RowStripe, key: UInt64, generation: UInt64) -> UnsafeMutablePointer<Float> {
+        let row = stripe.append(key: key, generation: generation)
         spec.initializer.initializeRow(row, dim: spec.dim, key: key, tableSeed: spec.seed)
         optimizer.initializeState(row + spec.dim, value: row)
         return row

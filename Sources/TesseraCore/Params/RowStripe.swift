@@ -1,8 +1,10 @@
 import Synchronization
 
 /// The rows of one lock stripe of an `EmbeddingTable`: a key → slot index and
-/// chunked slabs holding each slot's row (`rowWidth` floats: value then state)
-/// and key.
+/// chunked slabs holding each slot's row (`rowWidth` floats: value then state),
+/// key and generation stamp (the table generation of the row's last change, for
+/// incremental checkpoints), plus the keys removed since a generation
+/// (tombstones, so an incremental checkpoint can record deletions).
 ///
 /// Slots are dense (`0..<count`). Slabs are chunks of `chunkRows` rows, so
 /// growth never copies more than one chunk and never doubles the memory: only
@@ -24,6 +26,10 @@ struct RowStripe: ~Copyable, @unchecked Sendable {
     private(set) var index: [UInt64: UInt32] = [:]
     private var rowChunks: [UnsafeMutablePointer<Float>] = []
     private var keyChunks: [UnsafeMutablePointer<UInt64>] = []
+    private var stampChunks: [UnsafeMutablePointer<UInt64>] = []
+    /// Keys removed, with the generation of their removal; dropped when the key
+    /// gets a row again or by `forgetRemovals(through:)`.
+    private(set) var removals: [UInt64: UInt64] = [:]
     /// Rows that chunk 0 can hold; equals `chunkRows` once a second chunk exists.
     private var firstChunkRows = 0
 
@@ -38,6 +44,7 @@ struct RowStripe: ~Copyable, @unchecked Sendable {
     deinit {
         for chunk in rowChunks { chunk.deallocate() }
         for chunk in keyChunks { chunk.deallocate() }
+        for chunk in stampChunks { chunk.deallocate() }
     }
 
     /// Rows the allocated chunks can hold.
@@ -49,15 +56,16 @@ struct RowStripe: ~Copyable, @unchecked Sendable {
     /// (Swift's Dictionary: power-of-two buckets at most 3/4 full, 12 bytes per
     /// bucket for a UInt64 key and UInt32 slot, plus one bit of occupancy map).
     var bytesUsed: Int {
-        let slabs = capacity * (rowWidth * MemoryLayout<Float>.size + MemoryLayout<UInt64>.size)
+        let slabs = capacity * (rowWidth * MemoryLayout<Float>.size + 2 * MemoryLayout<UInt64>.size)
         var buckets = 0
         if index.capacity > 0 {
             buckets = 1
             while buckets * 3 < index.capacity * 4 { buckets <<= 1 }
         }
         let indexBytes = buckets * (MemoryLayout<UInt64>.size + MemoryLayout<UInt32>.size) + buckets / 8
-        let chunkLists = rowChunks.capacity * 2 * MemoryLayout<UnsafeMutablePointer<Float>>.size
-        return slabs + indexBytes + chunkLists
+        let chunkLists = rowChunks.capacity * 3 * MemoryLayout<UnsafeMutablePointer<Float>>.size
+        let tombstones = removals.capacity * 2 * MemoryLayout<UInt64>.size
+        return slabs + indexBytes + chunkLists + tombstones
     }
 
     /// The row stored in `slot`. Precondition: `slot < count`.
@@ -72,6 +80,12 @@ struct RowStripe: ~Copyable, @unchecked Sendable {
         keyChunks[slot >> chunkShift][slot & (chunkRows - 1)]
     }
 
+    /// The generation stamp of `slot`. Precondition: `slot < count`.
+    @inline(__always)
+    func stamp(at slot: Int) -> UInt64 {
+        stampChunks[slot >> chunkShift][slot & (chunkRows - 1)]
+    }
+
     /// The row of `key`, if present.
     @inline(__always)
     func row(for key: UInt64) -> UnsafeMutablePointer<Float>? {
@@ -79,37 +93,59 @@ struct RowStripe: ~Copyable, @unchecked Sendable {
         return row(Int(slot))
     }
 
-    /// Adds a slot for `key` (which must not be present) and returns its row,
-    /// uninitialized: the caller fills all `rowWidth` floats.
-    mutating func append(key: UInt64) -> UnsafeMutablePointer<Float> {
+    /// The row of `key`, if present, stamped with `generation` because the
+    /// caller is about to change it.
+    @inline(__always)
+    mutating func rowForUpdate(key: UInt64, generation: UInt64) -> UnsafeMutablePointer<Float>? {
+        guard let slot = index[key].map(Int.init) else { return nil }
+        stampChunks[slot >> chunkShift][slot & (chunkRows - 1)] = generation
+        return row(slot)
+    }
+
+    /// Adds a slot for `key` (which must not be present), stamped `generation`,
+    /// and returns its row, uninitialized: the caller fills all `rowWidth` floats.
+    mutating func append(key: UInt64, generation: UInt64) -> UnsafeMutablePointer<Float> {
         assert(index[key] == nil, "key \(key) already has a row")
         if count == capacity { grow() }
         precondition(count < Int(UInt32.max), "a stripe holds at most 2^32 - 1 rows")
         let slot = count
         count += 1
         keyChunks[slot >> chunkShift][slot & (chunkRows - 1)] = key
+        stampChunks[slot >> chunkShift][slot & (chunkRows - 1)] = generation
         index[key] = UInt32(slot)
+        if !removals.isEmpty { removals.removeValue(forKey: key) }
         return row(slot)
     }
 
-    /// Deletes the row of `key`; returns false if there was none. Moves the last
-    /// row into the freed slot, and frees a trailing chunk once a whole spare
-    /// chunk would remain (so alternating insert/remove does not thrash).
-    mutating func remove(key: UInt64) -> Bool {
+    /// Deletes the row of `key`, recording a tombstone of `generation` unless it
+    /// is nil (no checkpoint has begun, so none is needed); returns false if
+    /// there was none. Moves the last row into the freed slot, and
+    /// frees a trailing chunk once a whole spare chunk would remain (so
+    /// alternating insert/remove does not thrash).
+    mutating func remove(key: UInt64, generation: UInt64?) -> Bool {
         guard let removed = index.removeValue(forKey: key) else { return false }
         let slot = Int(removed), last = count - 1
         if slot != last {
             let lastKey = self.key(at: last)
             row(slot).update(from: row(last), count: rowWidth)
             keyChunks[slot >> chunkShift][slot & (chunkRows - 1)] = lastKey
+            stampChunks[slot >> chunkShift][slot & (chunkRows - 1)] = stamp(at: last)
             index[lastKey] = removed
         }
         count -= 1
+        if let generation { removals[key] = generation }
         if rowChunks.count >= 2 && count <= (rowChunks.count - 2) * chunkRows {
             rowChunks.removeLast().deallocate()
             keyChunks.removeLast().deallocate()
+            stampChunks.removeLast().deallocate()
         }
         return true
+    }
+
+    /// Drops the tombstones of generation `generation` or older.
+    mutating func forgetRemovals(through generation: UInt64) {
+        guard !removals.isEmpty else { return }
+        removals = removals.filter { $0.value > generation }
     }
 
     /// Calls `body` with each slot's key and row, in slot order.
@@ -119,11 +155,21 @@ struct RowStripe: ~Copyable, @unchecked Sendable {
         }
     }
 
+    /// Calls `body` with the key and row of each slot stamped after `generation`, in slot order.
+    func forEach<E: Error>(
+        changedAfter generation: UInt64, _ body: (UInt64, UnsafeMutablePointer<Float>) throws(E) -> Void
+    ) throws(E) {
+        for slot in 0..<count where stamp(at: slot) > generation {
+            try body(key(at: slot), row(slot))
+        }
+    }
+
     private mutating func grow() {
         if rowChunks.isEmpty {
             firstChunkRows = min(16, chunkRows)
             rowChunks.append(.allocate(capacity: firstChunkRows * rowWidth))
             keyChunks.append(.allocate(capacity: firstChunkRows))
+            stampChunks.append(.allocate(capacity: firstChunkRows))
         } else if firstChunkRows < chunkRows {
             let newRows = min(2 * firstChunkRows, chunkRows)
             let rows = UnsafeMutablePointer<Float>.allocate(capacity: newRows * rowWidth)
@@ -134,10 +180,15 @@ struct RowStripe: ~Copyable, @unchecked Sendable {
             keys.moveInitialize(from: keyChunks[0], count: count)
             keyChunks[0].deallocate()
             keyChunks[0] = keys
+            let stamps = UnsafeMutablePointer<UInt64>.allocate(capacity: newRows)
+            stamps.moveInitialize(from: stampChunks[0], count: count)
+            stampChunks[0].deallocate()
+            stampChunks[0] = stamps
             firstChunkRows = newRows
         } else {
             rowChunks.append(.allocate(capacity: chunkRows * rowWidth))
             keyChunks.append(.allocate(capacity: chunkRows))
+            stampChunks.append(.allocate(capacity: chunkRows))
         }
     }
 }

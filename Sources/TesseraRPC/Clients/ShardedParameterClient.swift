@@ -282,6 +282,49 @@ public final class ShardedParameterClient: Sendable {
         }
     }
 
+    /// Has every shard write a checkpoint under `directory` (each in its own
+    /// `shard-<id>` subdirectory), concurrently; answers by shard id. Not
+    /// retried: a failed shard's error is thrown once all calls have ended
+    /// and the others' checkpoints stand.
+    ///
+    /// - Parameter sequence: the same for every shard (e.g. the epoch); 0 lets each shard take its next.
+    public func checkpoint(directory: String, incremental: Bool, sequence: UInt64 = 0,
+                           options: CallOptions? = nil) async throws -> [UInt32: Tessera_V1_CheckpointResponse] {
+        let clients = state.withLock { $0.clients }
+        var request = Tessera_V1_CheckpointRequest()
+        request.directory = directory
+        request.incremental = incremental
+        request.sequence = sequence
+        let sent = request
+        let callOptions = options ?? self.callOptions
+        return try await withThrowingTaskGroup(of: (UInt32, Result<Tessera_V1_CheckpointResponse, any Error>).self) { group in
+            for (id, client) in clients {
+                group.addTask {
+                    do {
+                        return (id, .success(try await client.checkpoint(sent, options: callOptions)))
+                    } catch {
+                        return (id, .failure(error))
+                    }
+                }
+            }
+            var answers: [UInt32: Tessera_V1_CheckpointResponse] = [:]
+            var failure: (UInt32, any Error)?
+            for try await (id, result) in group {
+                switch result {
+                case .success(let response): answers[id] = response
+                case .failure(let error): if failure == nil || id < failure!.0 { failure = (id, error) }
+                }
+            }
+            if let (id, error) = failure {
+                if let error = error as? RPCError {
+                    throw RPCError(error.code, "checkpoint of shard \(id): \(error.message)", cause: error)
+                }
+                throw error
+            }
+            return answers
+        }
+    }
+
     /// One request's worth of keys for one shard, as positions in the caller's key list.
     private struct PlannedRequest: Sendable {
         var shard: UInt32

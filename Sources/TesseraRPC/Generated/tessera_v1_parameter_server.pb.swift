@@ -445,6 +445,77 @@ public nonisolated struct Tessera_V1_ShardStatsResponse: Sendable {
   public init() {}
 }
 
+/// Writes a checkpoint of every table this shard holds: each row's key, values
+/// and optimizer state. The shard keeps its checkpoints in `<directory>/shard-<id>/`:
+/// data files named by sequence (`000003.full`, `000004.inc`) and `manifest.json`,
+/// which lists the chain to restore (the latest full checkpoint, then its
+/// incrementals in order) with each file's size and CRC-32C. Files are written
+/// to a temporary name, fsync'd and renamed; the manifest is replaced the same
+/// way, last, so a crash leaves the previous checkpoint intact. Training goes
+/// on meanwhile: rows are copied one lock stripe at a time.
+public nonisolated struct Tessera_V1_CheckpointRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Root directory of the cluster's checkpoints, as seen by the shard process
+  /// (a relative path is relative to its working directory). Created if missing.
+  public var directory: String = String()
+
+  /// Write only the rows created, changed or removed since this shard's previous
+  /// checkpoint in `directory` (taken by this process or restored from). With no
+  /// such checkpoint yet, a full one is written instead (see
+  /// CheckpointResponse.incremental).
+  public var incremental: Bool = false
+
+  /// Number of this checkpoint (e.g. the epoch); must be above every sequence
+  /// already in the shard's directory, else INVALID_ARGUMENT. 0: one above the
+  /// highest there.
+  public var sequence: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Tessera_V1_CheckpointResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// This shard's id, and thus its subdirectory `shard-<id>`.
+  public var shardID: UInt32 = 0
+
+  /// The sequence written.
+  public var sequence: UInt64 = 0
+
+  /// What was written: true for an incremental checkpoint, false for a full one.
+  public var incremental: Bool = false
+
+  /// Paths of the files written, as the shard sees them: the data file, then
+  /// the manifest.
+  public var files: [String] = []
+
+  /// Rows in the data file (all tables).
+  public var rows: UInt64 = 0
+
+  /// Rows recorded as removed since the previous checkpoint (incremental only).
+  public var removedRows: UInt64 = 0
+
+  /// Size of the data file in bytes.
+  public var bytes: UInt64 = 0
+
+  /// Wall-clock seconds from the request to the durable manifest.
+  public var seconds: Double = 0
+
+  /// Files in the chain a restore reads now (1 after a full checkpoint).
+  public var chainLength: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "tessera.v1"
@@ -1182,6 +1253,116 @@ nonisolated extension Tessera_V1_ShardStatsResponse: SwiftProtobuf.Message, Swif
     if lhs.impressions != rhs.impressions {return false}
     if lhs.clicks != rhs.clicks {return false}
     if lhs.servingVersion != rhs.servingVersion {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tessera_V1_CheckpointRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CheckpointRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}directory\0\u{1}incremental\0\u{1}sequence\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.directory) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.incremental) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.sequence) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.directory.isEmpty {
+      try visitor.visitSingularStringField(value: self.directory, fieldNumber: 1)
+    }
+    if self.incremental != false {
+      try visitor.visitSingularBoolField(value: self.incremental, fieldNumber: 2)
+    }
+    if self.sequence != 0 {
+      try visitor.visitSingularUInt64Field(value: self.sequence, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tessera_V1_CheckpointRequest, rhs: Tessera_V1_CheckpointRequest) -> Bool {
+    if lhs.directory != rhs.directory {return false}
+    if lhs.incremental != rhs.incremental {return false}
+    if lhs.sequence != rhs.sequence {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tessera_V1_CheckpointResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CheckpointResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}shard_id\0\u{1}sequence\0\u{1}incremental\0\u{1}files\0\u{1}rows\0\u{3}removed_rows\0\u{1}bytes\0\u{1}seconds\0\u{3}chain_length\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.shardID) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.sequence) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.incremental) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.files) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.rows) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.removedRows) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.bytes) }()
+      case 8: try { try decoder.decodeSingularDoubleField(value: &self.seconds) }()
+      case 9: try { try decoder.decodeSingularUInt32Field(value: &self.chainLength) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.shardID != 0 {
+      try visitor.visitSingularUInt32Field(value: self.shardID, fieldNumber: 1)
+    }
+    if self.sequence != 0 {
+      try visitor.visitSingularUInt64Field(value: self.sequence, fieldNumber: 2)
+    }
+    if self.incremental != false {
+      try visitor.visitSingularBoolField(value: self.incremental, fieldNumber: 3)
+    }
+    if !self.files.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.files, fieldNumber: 4)
+    }
+    if self.rows != 0 {
+      try visitor.visitSingularUInt64Field(value: self.rows, fieldNumber: 5)
+    }
+    if self.removedRows != 0 {
+      try visitor.visitSingularUInt64Field(value: self.removedRows, fieldNumber: 6)
+    }
+    if self.bytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.bytes, fieldNumber: 7)
+    }
+    if self.seconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.seconds, fieldNumber: 8)
+    }
+    if self.chainLength != 0 {
+      try visitor.visitSingularUInt32Field(value: self.chainLength, fieldNumber: 9)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tessera_V1_CheckpointResponse, rhs: Tessera_V1_CheckpointResponse) -> Bool {
+    if lhs.shardID != rhs.shardID {return false}
+    if lhs.sequence != rhs.sequence {return false}
+    if lhs.incremental != rhs.incremental {return false}
+    if lhs.files != rhs.files {return false}
+    if lhs.rows != rhs.rows {return false}
+    if lhs.removedRows != rhs.removedRows {return false}
+    if lhs.bytes != rhs.bytes {return false}
+    if lhs.seconds != rhs.seconds {return false}
+    if lhs.chainLength != rhs.chainLength {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -10,6 +10,7 @@ public enum Methods {
         public static let scoreItems = "/tessera.v1.ParameterServer/ScoreItems"
         public static let updateCounters = "/tessera.v1.ParameterServer/UpdateCounters"
         public static let assign = "/tessera.v1.ParameterServer/Assign"
+        public static let checkpoint = "/tessera.v1.ParameterServer/Checkpoint"
     }
 
     public enum Scheduler {

@@ -6,6 +6,7 @@ public protocol ParameterServerService: Sendable {
     func scoreItems(_ request: Tessera_V1_ScoreItemsRequest, context: ServerContext) async throws -> Tessera_V1_ScoreItemsResponse
     func updateCounters(_ request: Tessera_V1_UpdateCountersRequest, context: ServerContext) async throws -> Tessera_V1_UpdateCountersResponse
     func assign(_ request: Tessera_V1_AssignRequest, context: ServerContext) async throws -> Tessera_V1_AssignResponse
+    func checkpoint(_ request: Tessera_V1_CheckpointRequest, context: ServerContext) async throws -> Tessera_V1_CheckpointResponse
 }
 
 extension RPCRouter {
@@ -17,6 +18,7 @@ extension RPCRouter {
         unary(Methods.ParameterServer.scoreItems) { try await service.scoreItems($0, context: $1) }
         unary(Methods.ParameterServer.updateCounters) { try await service.updateCounters($0, context: $1) }
         unary(Methods.ParameterServer.assign) { try await service.assign($0, context: $1) }
+        unary(Methods.ParameterServer.checkpoint) { try await service.checkpoint($0, context: $1) }
     }
 }
 
@@ -50,5 +52,11 @@ public struct ParameterServerClient: Sendable {
 
     public func assign(_ request: Tessera_V1_AssignRequest, options: CallOptions = CallOptions()) async throws -> Tessera_V1_AssignResponse {
         try await channel.call(Methods.ParameterServer.assign, request, options: options)
+    }
+
+    /// Writes a checkpoint of this shard (see `CheckpointRequest`). Give it a
+    /// deadline that fits the shard's size: it returns once the files are durable.
+    public func checkpoint(_ request: Tessera_V1_CheckpointRequest, options: CallOptions = CallOptions()) async throws -> Tessera_V1_CheckpointResponse {
+        try await channel.call(Methods.ParameterServer.checkpoint, request, options: options)
     }
 }
