@@ -26,6 +26,16 @@ enum Format {
         value < 10 ? String(format: "%.2f s", value) : String(format: "%.1f s", value)
     }
 
+    /// `value` bytes in KB, MB or GB (powers of 1000).
+    static func bytes(_ value: Double) -> String {
+        switch value {
+        case ..<1e3: String(format: "%.0f B", value)
+        case ..<1e6: String(format: "%.1f KB", value / 1e3)
+        case ..<1e9: String(format: "%.1f MB", value / 1e6)
+        default: String(format: "%.2f GB", value / 1e9)
+        }
+    }
+
     static func count(_ value: Double) -> String {
         let rounded = Int(value.rounded())
         var digits = String(abs(rounded))

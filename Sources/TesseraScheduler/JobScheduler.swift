@@ -71,14 +71,25 @@ public actor JobScheduler: SchedulerService {
     private var finalReportDone = false
     private var exitCode: Int32?
     private var exitWaiters: [CheckedContinuation<Int32, Never>] = []
+    /// Where shard checkpoints and job.json go (nil: no checkpoints).
+    private let checkpointRoot: String?
+    private var checkpointsTaken = 0
+    /// `tessera checkpoint` calls waiting for the next epoch boundary.
+    private var checkpointWaiters: [UInt64: CheckedContinuation<Tessera_V1_CheckpointJobResponse, Error>] = [:]
+    private var nextCheckpointWaiter: UInt64 = 0
+    private var lastCheckpoint: Tessera_V1_CheckpointJobResponse?
 
     /// - Parameters:
     ///   - stateDirectory: where the feedback log, consumer states and job state live (kept across restarts).
     ///   - recover: continue the job recorded in `stateDirectory` (same run id, members and shard map):
     ///     serving and online learning resume; offline training is not repeated.
+    ///   - checkpointRoot: where checkpoints go (periodic ones per `checkpoint.every_epochs`, and `tessera checkpoint`).
+    ///   - resumed: the checkpoint the shards restored (`tessera launch --resume`): training continues after its epoch.
     public init(config: ClusterConfig, stateDirectory: String, recover: Bool = false, outputs: Outputs = Outputs(),
+                checkpointRoot: String? = nil, resumed: JobCheckpoint? = nil,
                 console: Console = Console(), logger: Logger) throws {
         self.config = config
+        self.checkpointRoot = checkpointRoot
         self.outputs = outputs
         self.console = console
         self.logger = logger
@@ -93,6 +104,10 @@ public actor JobScheduler: SchedulerService {
         encoder.outputFormatting = .sortedKeys
         configJSON = try encoder.encode(config)
         coordinator = TrainingCoordinator(config: config)
+        if let resumed {
+            coordinator.firstEpoch = resumed.epoch + 1
+            epochsTrained = resumed.epoch
+        }
         feedback = try FeedbackHub(directory: stateDirectory, onlineWorkers: config.online.workers, fsync: config.online.fsync)
         inference = try OnlineServing(config: config, hub: feedback, logger: logger)
         if let recorded {
@@ -103,6 +118,9 @@ public actor JobScheduler: SchedulerService {
             finalReportDone = true
             summary.state = "recovered"
             console.line("recovered run \(runID) from \(stateDirectory): \(recorded.servers.count) shards, \(recorded.onlineWorkers.count) online workers, \(recorded.epochsTrained) epochs trained\(recorded.trainingFinished ? "" : " (offline training had not finished; it is not resumed)")")
+        }
+        if let resumed {
+            console.line("resuming from the checkpoint of epoch \(resumed.epoch) (run \(resumed.runID), \(resumed.shards) shards): training continues at epoch \(resumed.epoch + 1)")
         }
         summary.job = config.name
         summary.runID = runID
@@ -489,6 +507,7 @@ public actor JobScheduler: SchedulerService {
         do {
             let context = try await loading.value
             if epoch % config.evaluation.every != 0 && epoch < config.training.epochs {
+                try await checkpointIfDue(epoch: epoch)
                 finishEvaluation(epoch: epoch, result: nil, snapshot: nil, context: context, trainSeconds: trainSeconds, evalSeconds: 0)
                 return
             }
@@ -500,6 +519,7 @@ public actor JobScheduler: SchedulerService {
             for part in context.monitor {
                 results.append(try await Self.score(part, snapshot: snapshot, context: context, k: config.evaluation.k))
             }
+            try await checkpointIfDue(epoch: epoch)
             finishEvaluation(epoch: epoch, result: EvaluationContext.mean(results), snapshot: snapshot, context: context,
                              trainSeconds: trainSeconds, evalSeconds: (clock.now - evalStart).seconds)
         } catch {
@@ -747,6 +767,87 @@ public actor JobScheduler: SchedulerService {
         evaluation.users = UInt32(result.users)
         evaluation.metrics = result.metrics
         return evaluation
+    }
+
+    // MARK: Checkpoints
+
+    /// Checkpoints at the end of `epoch` when the schedule or a `tessera checkpoint` call asks.
+    /// Runs between epochs: every worker has finished and nothing is being pushed.
+    private func checkpointIfDue(epoch: Int) async throws {
+        guard checkpointRoot != nil else { return }
+        let every = config.checkpoint.everyEpochs
+        let periodic = every > 0 && (epoch % every == 0 || epoch == config.training.epochs)
+        guard periodic || !checkpointWaiters.isEmpty else { return }
+        do {
+            let answer = try await takeCheckpoint(epoch: epoch)
+            let waiters = checkpointWaiters
+            checkpointWaiters = [:]
+            for waiter in waiters.values { waiter.resume(returning: answer) }
+        } catch {
+            let waiters = checkpointWaiters
+            checkpointWaiters = [:]
+            for waiter in waiters.values { waiter.resume(throwing: error) }
+            throw error
+        }
+    }
+
+    /// Every shard writes its chain (full every `checkpoint.full_every` checkpoints), then job.json records it.
+    private func takeCheckpoint(epoch: Int) async throws -> Tessera_V1_CheckpointJobResponse {
+        guard let root = checkpointRoot, let parameters, let routing = coordinator.routing else {
+            throw RPCError(.failedPrecondition, "no checkpoint directory or no shards yet")
+        }
+        let start = clock.now
+        let incremental = checkpointsTaken % config.checkpoint.fullEvery != 0
+        let answers = try await parameters.checkpoint(directory: root, incremental: incremental, options: CallOptions(timeout: .seconds(600)))
+        checkpointsTaken += 1
+        let seconds = (clock.now - start).seconds
+        let rows = answers.values.reduce(0) { $0 + Int($1.rows) }
+        let bytes = answers.values.reduce(Int64(0)) { $0 + Int64($1.bytes) }
+        let record = JobCheckpoint(job: config.name, runID: runID, epoch: epoch, shards: answers.count,
+                                   virtualNodes: routing.ring.virtualNodes, ringSeed: routing.ring.seed,
+                                   shardSequences: answers.mapValues(\.sequence), rows: rows, bytes: bytes,
+                                   seconds: seconds, writtenAt: Date().timeIntervalSince1970)
+        try record.save(root: root)
+        let wroteIncremental = answers.values.allSatisfy(\.incremental)
+        console.line(String(format: "checkpoint after epoch %d: %@ rows, %@ in %@ (%@) -> %@", epoch, Format.count(Double(rows)),
+                            Format.bytes(Double(bytes)), Format.seconds(seconds), wroteIncremental ? "incremental" : "full", root))
+        var response = Tessera_V1_CheckpointJobResponse()
+        response.directory = root
+        response.epoch = UInt32(epoch)
+        response.rows = UInt64(rows)
+        response.bytes = UInt64(bytes)
+        response.seconds = seconds
+        response.incremental = wroteIncremental
+        lastCheckpoint = response
+        return response
+    }
+
+    public func checkpoint(_ request: Tessera_V1_CheckpointJobRequest, context: ServerContext) async throws -> Tessera_V1_CheckpointJobResponse {
+        guard checkpointRoot != nil else {
+            throw RPCError(.failedPrecondition, "this job has no checkpoint directory (set checkpoint.directory, or run it with tessera launch)")
+        }
+        switch coordinator.phase {
+        case .finished:
+            return try await takeCheckpoint(epoch: epochsTrained)
+        case .failed, .stopping:
+            throw RPCError(.failedPrecondition, "the job is over (\(coordinator.phaseDescription)); nothing to checkpoint")
+        default:
+            let timeout = request.timeoutSeconds > 0 ? request.timeoutSeconds : 600
+            nextCheckpointWaiter += 1
+            let id = nextCheckpointWaiter
+            return try await withCheckedThrowingContinuation { continuation in
+                checkpointWaiters[id] = continuation
+                Task {
+                    try? await Task.sleep(for: .seconds(timeout))
+                    await self.expireCheckpointWaiter(id, after: timeout)
+                }
+            }
+        }
+    }
+
+    private func expireCheckpointWaiter(_ id: UInt64, after seconds: Double) {
+        checkpointWaiters.removeValue(forKey: id)?.resume(
+            throwing: RPCError(.deadlineExceeded, "no epoch ended within \(Int(seconds)) s; no checkpoint was taken"))
     }
 
     // MARK: Liveness and exit

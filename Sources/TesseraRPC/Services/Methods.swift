@@ -26,6 +26,7 @@ public enum Methods {
         public static let readFeedback = "/tessera.v1.Scheduler/ReadFeedback"
         public static let getConsumer = "/tessera.v1.Scheduler/GetConsumer"
         public static let commitConsumer = "/tessera.v1.Scheduler/CommitConsumer"
+        public static let checkpoint = "/tessera.v1.Scheduler/Checkpoint"
     }
 
     public enum Inference {

@@ -12,6 +12,7 @@ public protocol SchedulerService: Sendable {
     func readFeedback(_ request: Tessera_V1_ReadFeedbackRequest, context: ServerContext) async throws -> Tessera_V1_ReadFeedbackResponse
     func getConsumer(_ request: Tessera_V1_GetConsumerRequest, context: ServerContext) async throws -> Tessera_V1_ConsumerState
     func commitConsumer(_ request: Tessera_V1_ConsumerState, context: ServerContext) async throws -> Tessera_V1_ConsumerState
+    func checkpoint(_ request: Tessera_V1_CheckpointJobRequest, context: ServerContext) async throws -> Tessera_V1_CheckpointJobResponse
 }
 
 extension RPCRouter {
@@ -29,6 +30,7 @@ extension RPCRouter {
         unary(Methods.Scheduler.readFeedback) { try await service.readFeedback($0, context: $1) }
         unary(Methods.Scheduler.getConsumer) { try await service.getConsumer($0, context: $1) }
         unary(Methods.Scheduler.commitConsumer) { try await service.commitConsumer($0, context: $1) }
+        unary(Methods.Scheduler.checkpoint) { try await service.checkpoint($0, context: $1) }
     }
 }
 
@@ -74,6 +76,10 @@ public struct SchedulerClient: Sendable {
 
     public func readFeedback(_ request: Tessera_V1_ReadFeedbackRequest, options: CallOptions = CallOptions()) async throws -> Tessera_V1_ReadFeedbackResponse {
         try await channel.call(Methods.Scheduler.readFeedback, request, options: options)
+    }
+
+    public func checkpoint(_ request: Tessera_V1_CheckpointJobRequest, options: CallOptions = CallOptions()) async throws -> Tessera_V1_CheckpointJobResponse {
+        try await channel.call(Methods.Scheduler.checkpoint, request, options: options)
     }
 
     public func getConsumer(_ request: Tessera_V1_GetConsumerRequest, options: CallOptions = CallOptions()) async throws -> Tessera_V1_ConsumerState {
