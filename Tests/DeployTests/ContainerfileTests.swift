@@ -63,11 +63,11 @@ import Testing
     }
 
     @Test(.enabled(if: hasApt, "needs apt-cache and dpkg (Debian)"))
-    func runtimePackagesExistInDebian() throws {
+    func runtimePackagesExistInDebian() async throws {
         let packages = Self.runtimePackages
         #expect(packages.contains("libgrpc++1.51") && packages.contains("libprotobuf32") && packages.contains("libopenblas0"), "\(packages)")
         // One call for all of them (apt-cache takes seconds to start); it fails if any is unknown.
-        let output = try Deploy.run(Deploy.tool("apt-cache")!, ["show", "--no-all-versions"] + packages)
+        let output = try await Deploy.run(Deploy.tool("apt-cache")!, ["show", "--no-all-versions"] + packages)
         #expect(output.status == 0, "apt-cache show \(packages): \(output.stderr)")
         for package in packages {
             #expect(output.stdout.contains("Package: \(package)\n"), "Debian 12 has no package \(package): \(output.stderr)")
@@ -77,9 +77,9 @@ import Testing
     /// Every shared library of the built binary, other than the Swift runtime (linked
     /// statically in the image), comes from a runtime package or one of its dependencies.
     @Test(.enabled(if: hasApt && Deploy.tool("ldd") != nil, "needs apt-cache, dpkg and ldd (Debian)"))
-    func runtimePackagesProvideEveryLinkedLibrary() throws {
+    func runtimePackagesProvideEveryLinkedLibrary() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Deploy.binary), "no tessera binary at \(Deploy.binary)")
-        let ldd = try Deploy.run(Deploy.tool("ldd")!, [Deploy.binary])
+        let ldd = try await Deploy.run(Deploy.tool("ldd")!, [Deploy.binary])
         #expect(ldd.status == 0, "\(ldd.stderr)")
         let libraries = ldd.stdout.split(separator: "\n").compactMap { line -> String? in
             let parts = line.split(separator: " ")
@@ -88,7 +88,7 @@ import Testing
         }
         #expect(!libraries.contains { $0.contains("not found") })
 
-        let depends = try Deploy.run(Deploy.tool("apt-cache")!, ["depends", "--recurse", "--no-recommends", "--no-suggests", "--no-conflicts",
+        let depends = try await Deploy.run(Deploy.tool("apt-cache")!, ["depends", "--recurse", "--no-recommends", "--no-suggests", "--no-conflicts",
                                                                  "--no-breaks", "--no-replaces", "--no-enhances"] + Self.runtimePackages)
         // Lines are package names, or `  Depends: name` / ` |Depends: name` / `  PreDepends: <virtual>` under one.
         var available = Set(depends.stdout.split(separator: "\n").map { line -> String in
@@ -110,7 +110,7 @@ import Testing
             let resolved = URL(fileURLWithPath: library).resolvingSymlinksInPath().path
             return Array(Set([library, resolved].flatMap { [$0, $0.hasPrefix("/usr/") ? String($0.dropFirst(4)) : "/usr" + $0] }))
         }
-        let search = try Deploy.run(Deploy.tool("dpkg")!, ["-S"] + ownLibraries.flatMap(spellings))
+        let search = try await Deploy.run(Deploy.tool("dpkg")!, ["-S"] + ownLibraries.flatMap(spellings))
         var owners: [String: String] = [:]
         for line in search.stdout.split(separator: "\n") {
             guard let separator = line.range(of: ": ") else { continue }

@@ -37,26 +37,38 @@ enum Deploy {
     }
 
     /// Runs `executable arguments…` to completion (killed after `timeout`).
-    static func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(60)) throws -> Output {
+    ///
+    /// Waits without blocking a thread: tests run on a cooperative pool as wide as the
+    /// machine (2 threads here), which in-process gRPC servers of other tests need too.
+    static func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(60)) async throws -> Output {
+        let folder = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let stdoutURL = folder.appendingPathComponent("stdout"), stderrURL = folder.appendingPathComponent("stderr")
+        _ = FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let killer = DispatchWorkItem { if process.isRunning { process.terminate() } }
-        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(timeout.components.seconds * 1000)), execute: killer)
-        // Read both pipes to the end before waiting, so a chatty child cannot block on a full pipe.
-        let group = DispatchGroup()
-        nonisolated(unsafe) var errData = Data()
-        DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        killer.cancel()
-        return Output(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self))
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
+        process.standardError = try FileHandle(forWritingTo: stderrURL)
+        let watchdog = Task {
+            try await Task.sleep(for: timeout)
+            if process.isRunning { process.terminate() }
+        }
+        defer { watchdog.cancel() }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            process.terminationHandler = { _ in continuation.resume() }
+            do {
+                try process.run()
+            } catch {
+                process.terminationHandler = nil
+                continuation.resume(throwing: error)
+            }
+        }
+        return Output(status: process.terminationStatus,
+                      stdout: (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? "",
+                      stderr: (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "")
     }
 
     /// A fresh temporary folder.
@@ -116,14 +128,14 @@ enum SchemaValidator {
 
     /// Validates `files` against Kubernetes `version`: passes only if every document of every
     /// file validated (an unknown kind, which the tool merely warns about, fails too).
-    static func validate(_ files: [URL], version: String) throws -> Result {
+    static func validate(_ files: [URL], version: String) async throws -> Result {
         guard let validator = Deploy.validator else {
             return Result(passed: false, report: "no kubernetes-validate: scripts/python-venv.sh installs it into .venv")
         }
         let documents = try files.reduce(0) { count, url in
             count + (try ManifestFile(name: url.lastPathComponent, text: String(contentsOf: url, encoding: .utf8))).documents.count
         }
-        let output = try Deploy.run(validator, ["--strict", "--kubernetes-version", version] + files.map(\.path))
+        let output = try await Deploy.run(validator, ["--strict", "--kubernetes-version", version] + files.map(\.path))
         let report = output.stdout + output.stderr
         let lines = report.split(separator: "\n")
         let validated = lines.filter { $0.contains("passed for resource") }.count

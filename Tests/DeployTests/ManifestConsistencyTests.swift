@@ -98,7 +98,7 @@ import TesseraCore
     }
 
     /// Every `--flag` a container passes exists in that `tessera` subcommand's `--help`.
-    @Test func containerFlagsExistInTheBinary() throws {
+    @Test func containerFlagsExistInTheBinary() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Deploy.binary), "no tessera binary at \(Deploy.binary) (swift build builds it)")
         let manifests = try Manifests()
         var checked = 0
@@ -108,7 +108,7 @@ import TesseraCore
                 let arguments = Self.arguments(container)
                 #expect(container["command"] == nil, "the image's entrypoint is tessera; give arguments with args")
                 let subcommand = try #require(arguments.first)
-                let help = try Deploy.run(Deploy.binary, [subcommand, "--help"])
+                let help = try await Deploy.run(Deploy.binary, [subcommand, "--help"])
                 #expect(help.status == 0, "tessera \(subcommand) --help failed: \(help.stderr)")
                 let text = help.stdout + help.stderr
                 for flag in arguments where flag.hasPrefix("--") {

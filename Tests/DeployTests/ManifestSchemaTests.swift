@@ -19,9 +19,9 @@ import Testing
     }
 
     @Test(arguments: versions)
-    func manifestsMatchTheKubernetesSchemas(version: String) throws {
+    func manifestsMatchTheKubernetesSchemas(version: String) async throws {
         let files = try Manifests().resources.map { Deploy.k8s.appendingPathComponent($0) }
-        let result = try SchemaValidator.validate(files, version: version)
+        let result = try await SchemaValidator.validate(files, version: version)
         #expect(result.passed, "\(result.report)")
     }
 
@@ -45,7 +45,7 @@ import Testing
     ]
 
     @Test(arguments: breakages)
-    func aBrokenManifestIsRejected(breakage: Breakage) throws {
+    func aBrokenManifestIsRejected(breakage: Breakage) async throws {
         let folder = try Deploy.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         var files: [URL] = []
@@ -59,7 +59,7 @@ import Testing
             try text.write(to: url, atomically: true, encoding: .utf8)
             files.append(url)
         }
-        let result = try SchemaValidator.validate(files, version: Self.versions[0])
+        let result = try await SchemaValidator.validate(files, version: Self.versions[0])
         #expect(Deploy.validator != nil, "no kubernetes-validate: scripts/python-venv.sh installs it into .venv")
         #expect(!result.passed, "\(breakage.what) in \(breakage.file) was accepted:\n\(result.report)")
     }
