@@ -7,8 +7,8 @@ import Foundation
 ///     tessera-fuzz TARGET FILE|DIR...                       replay every input once
 ///     tessera-fuzz TARGET --mutate SECONDS [--seed N] DIR...  mutate the corpus at random
 ///
-/// A crash ends the process, so the run fails; the input being run is written first
-/// to `tessera-fuzz-last-input` in the current directory.
+/// A crash ends the process, so the run fails. While mutating, each input is written first
+/// to `tessera-fuzz-last-input` in the current directory, so a crashing one can be replayed.
 @main
 struct Replay {
     static func main() {
@@ -39,7 +39,7 @@ struct Replay {
             guard let data = FileManager.default.contents(atPath: path) else { fail("cannot read \(path)") }
             return [UInt8](data)
         }
-        for input in corpus { run(target, input) }
+        for input in corpus { target.run(input) }
         guard let seconds else {
             print("tessera-fuzz \(target.rawValue): \(corpus.count) inputs replayed, no crash")
             return
@@ -49,14 +49,14 @@ struct Replay {
         var runs = 0
         while ContinuousClock.now < deadline {
             for _ in 0..<64 {
-                run(target, mutator.next())
+                record(target, mutator.next())
                 runs += 1
             }
         }
         print("tessera-fuzz \(target.rawValue): \(runs) mutated inputs in \(seconds) s (seed \(seed)), no crash")
     }
 
-    private static func run(_ target: FuzzTarget, _ input: [UInt8]) {
+    private static func record(_ target: FuzzTarget, _ input: [UInt8]) {
         _ = FileManager.default.createFile(atPath: "tessera-fuzz-last-input", contents: Data(input))
         target.run(input)
     }
