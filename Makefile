@@ -1,19 +1,25 @@
 # Tessera's two commands:
 #   make run    install what is missing, build (release), launch Cluster/local.yaml:
 #               train BPR-MF on the built-in synthetic data, evaluate, answer a query
-#   make test   install what is missing, build, run every test
+#   make test   install what is missing, build, fuzz the parsers for a bounded time
+#               (FUZZ_SECONDS per target; `make fuzz` alone), run every test
 SWIFT ?= swift
 CONFIG ?= Cluster/local.yaml
 ARGS ?=
 
-.PHONY: run test deps venv build release protos check-protos clean
+.PHONY: run test fuzz deps venv build release protos check-protos clean
 
 run: deps release
 	.build/release/tessera launch $(CONFIG) $(ARGS)
 
 test: deps venv
 	$(SWIFT) build --build-tests
+	$(MAKE) fuzz
 	$(SWIFT) test --skip-build
+
+# libFuzzer over the config, data and wire parsers (fuzz/run.sh; its own build in .build/fuzz).
+fuzz:
+	SWIFT=$(SWIFT) fuzz/run.sh
 
 deps:
 	@scripts/install-deps.sh

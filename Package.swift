@@ -85,11 +85,24 @@ let package = Package(
             ]
         ),
 
+        // Fuzzing of the config, data and wire parsers. `make fuzz` builds it with libFuzzer
+        // (-sanitize=fuzzer -DTESSERA_LIBFUZZER); the ordinary build replays a corpus.
+        .executableTarget(
+            name: "tessera-fuzz",
+            dependencies: ["TesseraCore", "TesseraRPC", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            path: "Sources/TesseraFuzz"
+        ),
+
         .testTarget(name: "TesseraCoreTests", dependencies: ["TesseraCore"]),
         .testTarget(name: "TesseraRPCTests", dependencies: ["TesseraRPC", "TesseraCore", "TesseraServer"]),
         .testTarget(
             name: "ClusterTests",
             dependencies: ["TesseraCore", "TesseraRPC"]
+        ),
+        // Cluster/k8s manifests, Cluster/Containerfile and Cluster/multihost.yaml.
+        .testTarget(
+            name: "DeployTests",
+            dependencies: ["TesseraCore", .product(name: "Yams", package: "Yams")]
         ),
     ],
     swiftLanguageModes: [.v6],

@@ -1,11 +1,22 @@
 import TesseraCore
 
 extension ShardRouting {
+    /// Most virtual nodes per shard and most shards a map may have: the bounds a config
+    /// accepts (`ring.virtual_nodes`, `shards`). A map beyond them would make every member
+    /// build a ring of billions of points, so it is refused rather than trusted.
+    public static let mapLimits = (virtualNodes: 4096, shards: 1024)
+
     /// The routing described by a `ShardMap` message.
     public init(_ map: Tessera_V1_ShardMap) throws {
         guard !map.shards.isEmpty else { throw RPCError(.failedPrecondition, "the shard map lists no shards") }
+        guard map.virtualNodes <= Self.mapLimits.virtualNodes else {
+            throw RPCError(.invalidArgument, "the shard map asks for \(map.virtualNodes) virtual nodes per shard; at most \(Self.mapLimits.virtualNodes)")
+        }
         var addresses: [UInt32: String] = [:]
         for shard in map.shards { addresses[shard.shardID] = shard.address }
+        guard addresses.count <= Self.mapLimits.shards else {
+            throw RPCError(.invalidArgument, "the shard map lists \(addresses.count) shards; at most \(Self.mapLimits.shards)")
+        }
         self.init(version: map.version, addresses: addresses, virtualNodes: Int(max(1, map.virtualNodes)), seed: map.ringSeed)
     }
 
