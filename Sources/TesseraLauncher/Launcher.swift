@@ -34,6 +34,13 @@ public final class Launcher: Sendable {
         public var finalQuery = true
         /// Keep the terminal quiet: the scheduler's progress goes to its log, and the launcher prints only failures.
         public var quiet = false
+        /// Continue the job checkpointed in this root (`--resume`).
+        public var resumeDirectory: String?
+
+        /// Where this run's checkpoints go: `checkpoint.directory`, or `checkpoints/` in the run directory.
+        public var checkpointDirectory: String {
+            config.checkpoint.directory ?? "\(runDirectory)/checkpoints"
+        }
 
         public init(executable: String, configPath: String, overrides: [ConfigOverride], config: ClusterConfig,
                     runDirectory: String) {
@@ -119,8 +126,11 @@ public final class Launcher: Sendable {
         let parent = "\(getpid())"
         let readyFile = "\(plan.runDirectory)/scheduler.address"
         try? FileManager.default.removeItem(atPath: readyFile)
+        let restore = try plan.resumeDirectory.map { try prepareResume(from: $0) }
+        let resumeArguments = restore.map { ["--resume", $0] } ?? []
         let scheduler = try spawn(name: "scheduler", arguments: ["scheduler", plan.configPath] + plan.overrides.flatMap { ["--set", "\($0.path)=\($0.value)"] }
-                                    + plan.outputs + ["--ready-file", readyFile, "--state-dir", "\(plan.runDirectory)/state"],
+                                    + plan.outputs + ["--ready-file", readyFile, "--state-dir", "\(plan.runDirectory)/state",
+                                                      "--checkpoint-dir", plan.checkpointDirectory] + resumeArguments,
                                   log: "scheduler.log", inheritStdout: !plan.quiet, parent: parent)
         state.scheduler = scheduler
         state.children.append(scheduler)
@@ -142,7 +152,9 @@ public final class Launcher: Sendable {
         }
         guard let address = state.address else { return 1 }
         for shard in 0..<plan.config.shards {
-            state.children.append(try spawn(name: "server \(shard)", arguments: ["server", "--scheduler", address, "--id", "\(shard)"],
+            state.children.append(try spawn(name: "server \(shard)",
+                                            arguments: ["server", "--scheduler", address, "--id", "\(shard)"]
+                                                + (restore.map { ["--restore", $0] } ?? []),
                                             log: "server-\(shard).log", parent: parent))
         }
         for worker in 0..<plan.config.workers {
@@ -232,6 +244,48 @@ public final class Launcher: Sendable {
             }
         }
         return state.exitCode
+    }
+
+    /// The checkpoint root the shards restore: the one given, or — when `shards:` differs
+    /// from the checkpoint's — a copy resharded onto the new ring in this run's checkpoint
+    /// folder, after checking that every (key, row, optimizer state) arrived unchanged.
+    private func prepareResume(from root: String) throws -> String {
+        let record: JobCheckpoint
+        do {
+            record = try JobCheckpoint.load(root: root)
+        } catch {
+            throw LaunchError("--resume: \(error)")
+        }
+        guard record.shards != plan.config.shards else {
+            say("resuming from \(root): epoch \(record.epoch) of run \(record.runID), \(record.shards) shards")
+            return root
+        }
+        let target = plan.checkpointDirectory
+        let ring = ConsistentHashRing(shardIDs: (0..<UInt32(plan.config.shards)).map { $0 },
+                                      virtualNodes: plan.config.ring.virtualNodes, seed: plan.config.ring.seed)
+        say("resharding \(root) from \(record.shards) to \(plan.config.shards) shards into \(target)")
+        let clock = ContinuousClock()
+        let start = clock.now
+        let report: ReshardReport
+        do {
+            report = try CheckpointResharding.reshard(from: root, to: target, ring: ring)
+        } catch {
+            throw LaunchError("--resume: cannot reshard \(root): \(error)")
+        }
+        let seconds = (clock.now - start).seconds
+        guard report.checksumAfter == report.checksumBefore else {
+            throw LaunchError("--resume: resharding changed the rows (checksum \(report.checksumBefore) before, \(report.checksumAfter.map { "\($0)" } ?? "none") after); refusing to continue")
+        }
+        var resharded = record
+        resharded.shards = plan.config.shards
+        resharded.virtualNodes = plan.config.ring.virtualNodes
+        resharded.ringSeed = plan.config.ring.seed
+        try resharded.save(root: target)
+        let expected = report.expectedMovedFraction.map { String(format: ", the rings predict %.3f", $0) } ?? ""
+        say(String(format: "resharded %d rows in %.2f s (%.2f s per million): moved %.3f of them (ideal %.3f%@); checksum %@ before and after",
+                   report.rows, seconds, seconds / max(Double(report.rows) / 1e6, 1e-9), report.movedFraction,
+                   report.idealMovedFraction, expected, "\(report.checksumBefore)"))
+        return target
     }
 
     private func spawn(name: String, arguments: [String], log: String, inheritStdout: Bool = false,

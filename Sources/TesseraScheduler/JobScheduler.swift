@@ -507,8 +507,9 @@ public actor JobScheduler: SchedulerService {
         do {
             let context = try await loading.value
             if epoch % config.evaluation.every != 0 && epoch < config.training.epochs {
+                recordEpoch(epoch: epoch, result: nil, snapshot: nil, context: context, trainSeconds: trainSeconds, evalSeconds: 0)
                 try await checkpointIfDue(epoch: epoch)
-                finishEvaluation(epoch: epoch, result: nil, snapshot: nil, context: context, trainSeconds: trainSeconds, evalSeconds: 0)
+                advance(after: epoch, context: context)
                 return
             }
             // The test parts' vectors are kept with the snapshot, so the best epoch can be tested at the end.
@@ -519,9 +520,10 @@ public actor JobScheduler: SchedulerService {
             for part in context.monitor {
                 results.append(try await Self.score(part, snapshot: snapshot, context: context, k: config.evaluation.k))
             }
+            recordEpoch(epoch: epoch, result: EvaluationContext.mean(results), snapshot: snapshot, context: context,
+                        trainSeconds: trainSeconds, evalSeconds: (clock.now - evalStart).seconds)
             try await checkpointIfDue(epoch: epoch)
-            finishEvaluation(epoch: epoch, result: EvaluationContext.mean(results), snapshot: snapshot, context: context,
-                             trainSeconds: trainSeconds, evalSeconds: (clock.now - evalStart).seconds)
+            advance(after: epoch, context: context)
         } catch {
             apply(coordinator.fail("evaluation after epoch \(epoch) failed: \(error)"))
         }
@@ -614,7 +616,7 @@ public actor JobScheduler: SchedulerService {
     }
 
     /// Records epoch `epoch`; `result` and `snapshot` are nil for an epoch `evaluation.every` skips.
-    private func finishEvaluation(epoch: Int, result: EvaluationResult?, snapshot: Snapshot?,
+    private func recordEpoch(epoch: Int, result: EvaluationResult?, snapshot: Snapshot?,
                                   context: EvaluationContext, trainSeconds: Double, evalSeconds: Double) {
         let k = config.evaluation.k
         let score = result?.metrics["ndcg@\(k)"] ?? 0
@@ -653,6 +655,11 @@ public actor JobScheduler: SchedulerService {
                                 record.loss, Format.count(record.examplesPerSecond), Format.seconds(trainSeconds), config.evaluation.every))
         }
 
+    }
+
+    /// Starts the next epoch, or ends training (early stop, or the last epoch).
+    private func advance(after epoch: Int, context: EvaluationContext) {
+        let k = config.evaluation.k
         let bestEpoch = best?.epoch ?? epoch
         let patience = config.training.patience
         let earlyStop = !context.valid.isEmpty && patience > 0 && epoch - bestEpoch >= patience
@@ -805,7 +812,7 @@ public actor JobScheduler: SchedulerService {
         let bytes = answers.values.reduce(Int64(0)) { $0 + Int64($1.bytes) }
         let record = JobCheckpoint(job: config.name, runID: runID, epoch: epoch, shards: answers.count,
                                    virtualNodes: routing.ring.virtualNodes, ringSeed: routing.ring.seed,
-                                   shardSequences: answers.mapValues(\.sequence), rows: rows, bytes: bytes,
+                                   shardSequences: Dictionary(uniqueKeysWithValues: answers.map { ("\($0.key)", $0.value.sequence) }), rows: rows, bytes: bytes,
                                    seconds: seconds, writtenAt: Date().timeIntervalSince1970)
         try record.save(root: root)
         let wroteIncremental = answers.values.allSatisfy(\.incremental)

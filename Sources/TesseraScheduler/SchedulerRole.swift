@@ -14,6 +14,10 @@ public struct SchedulerRole: Sendable {
     public var stateDirectory: String
     /// Continue the job recorded in `stateDirectory` instead of starting a new one.
     public var recover = false
+    /// Where checkpoints go; nil: `checkpoint.directory`, or no checkpoints.
+    public var checkpointDirectory: String?
+    /// A checkpoint root whose job.json says where training resumes (the shards restore its chains).
+    public var resumeDirectory: String?
 
     public init(config: ClusterConfig, stateDirectory: String, outputs: JobScheduler.Outputs = .init(), readyFile: String? = nil) {
         self.config = config
@@ -37,7 +41,12 @@ public struct SchedulerRole: Sendable {
 
     /// Binds the port, starts the job and returns at once.
     public func start(logger: Logger, console: Console = Console()) async throws -> Running {
+        let resumed = try resumeDirectory.map { root throws in try JobCheckpoint.load(root: root) }
+        if let resumed, resumed.shards != config.shards {
+            throw RPCError(.failedPrecondition, "\(JobCheckpoint.path(root: resumeDirectory!)) holds \(resumed.shards) shards' checkpoints, the config has shards: \(config.shards); reshard it first (tessera reshard, or tessera launch --resume does it)")
+        }
         let scheduler = try JobScheduler(config: config, stateDirectory: stateDirectory, recover: recover, outputs: outputs,
+                                         checkpointRoot: checkpointDirectory ?? config.checkpoint.directory, resumed: resumed,
                                          console: console, logger: logger)
         var router = RPCRouter()
         router.register(scheduler)

@@ -28,6 +28,11 @@ struct Launch: AsyncParsableCommand {
     @Option(help: "User for the final Recommend query (default: a test user).")
     var queryUser: String?
 
+    @Option(help: ArgumentHelp(
+        "Continue a job from the checkpoint in DIR (its job.json), optimizer state intact.",
+        discussion: "With another `shards:` than the checkpoint's, the rows are first moved to their owners on the new ring (into this run's checkpoint folder), with the moved fraction and a checksum over every row printed."))
+    var resume: String?
+
     func run() async throws {
         let resolved = try config.load()
         let overrides = try config.overrides()
@@ -41,6 +46,7 @@ struct Launch: AsyncParsableCommand {
         plan.outputs = outputs.arguments
         plan.serve = serve
         plan.queryUser = queryUser
+        plan.resumeDirectory = resume.map(absolute)
         let launcher = Launcher(plan: plan)
         let signals = SignalRouter { launcher.deliver(signal: $0) }
         let code = await launcher.run()
@@ -68,6 +74,12 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Flag(help: "Continue the job recorded in --state-dir after a scheduler restart: same run, members and shard map; serving and online learning resume.")
     var recover = false
 
+    @Option(help: "Write checkpoints here (overrides checkpoint.directory).")
+    var checkpointDir: String?
+
+    @Option(help: "Continue training after the checkpoint recorded in DIR/job.json (the shards restore DIR with --restore).")
+    var resume: String?
+
     func run() async throws {
         let logger = try logging.bootstrap(label: "tessera.scheduler")
         let resolved = try config.load()
@@ -75,6 +87,8 @@ struct SchedulerCommand: AsyncParsableCommand {
                                  outputs: outputs.files,
                                  readyFile: readyFile)
         role.recover = recover
+        role.checkpointDirectory = checkpointDir.map(absolute)
+        role.resumeDirectory = resume.map(absolute)
         let running = try await role.start(logger: logger)
         let signals = SignalRouter { signal in
             Task { await running.scheduler.stop(reason: signal == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)") }

@@ -19,8 +19,8 @@ public struct JobCheckpoint: Codable, Sendable, Hashable {
     public var shards: Int
     public var virtualNodes: Int
     public var ringSeed: UInt64
-    /// Per shard: the checkpoint sequence written, rows and bytes.
-    public var shardSequences: [UInt32: UInt64]
+    /// Per shard id (as text, so the JSON is an object): the checkpoint sequence written.
+    public var shardSequences: [String: UInt64]
     public var rows: Int
     public var bytes: Int64
     /// Seconds from the request to the last shard's answer.
@@ -29,7 +29,7 @@ public struct JobCheckpoint: Codable, Sendable, Hashable {
     public var writtenAt: Double
 
     public init(job: String, runID: String, epoch: Int, shards: Int, virtualNodes: Int, ringSeed: UInt64,
-                shardSequences: [UInt32: UInt64], rows: Int, bytes: Int64, seconds: Double, writtenAt: Double) {
+                shardSequences: [String: UInt64], rows: Int, bytes: Int64, seconds: Double, writtenAt: Double) {
         self.job = job
         self.runID = runID
         self.epoch = epoch
