@@ -592,12 +592,12 @@ public actor JobScheduler: SchedulerService {
         for table in config.tables { dims[table.name] = table.dim }
         let model = context.model
         let items = context.data.items
-        let itemRows = try await RetrievalModel.pull(model.itemKeys(items), dims: dims, from: parameters)
+        let itemRows = try await parameters.pull(model.itemKeys(items), dims: dims)
         var snapshot = Snapshot(epoch: epoch, itemVectors: try model.itemVectors(items, rows: itemRows), queries: [:])
         let dim = model.vectorDim
         for part in parts {
             let asked = part.queries.compactMap { $0 }
-            let rows = try await RetrievalModel.pull(model.queryKeys(asked), dims: dims, from: parameters)
+            let rows = try await parameters.pull(model.queryKeys(asked), dims: dims)
             let vectors = try model.queryVectors(asked, rows: rows)
             var all = [Float](repeating: 0, count: part.queries.count * dim)
             var next = 0

@@ -10,6 +10,22 @@ public protocol ParameterAccess: Sendable {
     func push(table: String, keys: [UInt64], gradients: [Float], dim: Int) async throws
 }
 
+extension ParameterAccess {
+    /// Rows of several tables at once: `keys` per table, each table's row width from `dims`.
+    /// - Throws: `ModelError` for a table `dims` does not name, or the first failed pull.
+    public func pull(_ keys: [String: [UInt64]], dims: [String: Int]) async throws -> [String: [Float]] {
+        try await withThrowingTaskGroup(of: (String, [Float]).self) { group in
+            for (table, tableKeys) in keys {
+                guard let dim = dims[table] else { throw ModelError("the model uses table '\(table)', which the config does not declare") }
+                group.addTask { (table, try await self.pull(table: table, keys: tableKeys, dim: dim)) }
+            }
+            var rows: [String: [Float]] = [:]
+            for try await (table, values) in group { rows[table] = values }
+            return rows
+        }
+    }
+}
+
 /// Tables held in this process.
 public final class LocalParameters: ParameterAccess {
     public let tables: [String: EmbeddingTable]

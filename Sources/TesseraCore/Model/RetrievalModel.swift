@@ -207,20 +207,6 @@ public enum RetrievalModel: Sendable {
         }
     }
 
-    /// Pulls what `keys` names from `parameters`, with each table's dim from `dims`.
-    public static func pull(_ keys: [String: [UInt64]], dims: [String: Int],
-                            from parameters: some ParameterAccess) async throws -> [String: [Float]] {
-        try await withThrowingTaskGroup(of: (String, [Float]).self) { group in
-            for (table, tableKeys) in keys {
-                guard let dim = dims[table] else { throw ModelError("the model uses table '\(table)', which the config does not declare") }
-                group.addTask { (table, try await parameters.pull(table: table, keys: tableKeys, dim: dim)) }
-            }
-            var rows: [String: [Float]] = [:]
-            for try await (table, values) in group { rows[table] = values }
-            return rows
-        }
-    }
-
     /// Unique keys, ascending.
     static func unique(_ keys: [UInt64]) -> [UInt64] {
         Array(Set(keys)).sorted()

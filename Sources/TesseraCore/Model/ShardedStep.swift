@@ -9,15 +9,7 @@ public enum ShardedStep {
         let clock = ContinuousClock()
         let keys = model.keys(for: batch)
         let pullStart = clock.now
-        let rows = try await withThrowingTaskGroup(of: (String, [Float]).self) { group in
-            for (table, tableKeys) in keys {
-                guard let dim = dims[table] else { throw ModelError("the model uses table '\(table)', which the config does not declare") }
-                group.addTask { (table, try await parameters.pull(table: table, keys: tableKeys, dim: dim)) }
-            }
-            var rows: [String: [Float]] = [:]
-            for try await (table, values) in group { rows[table] = values }
-            return rows
-        }
+        let rows = try await parameters.pull(keys, dims: dims)
         let pulled = clock.now - pullStart
         let step = try model.gradients(for: batch, rows: rows, seed: seed)
         let pushStart = clock.now

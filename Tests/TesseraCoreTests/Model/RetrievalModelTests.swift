@@ -23,7 +23,7 @@ import TesseraCore
         let model = try RetrievalModel.make(config: config, data: PreparedData())
         let queries = [7, 3, 7].map { RetrievalModel.Query(user: UInt64($0)) }
         let parameters = try LocalParameters(specs: config.tables)
-        let rows = try await RetrievalModel.pull(model.queryKeys(queries), dims: ["user": 4, "item": 4], from: parameters)
+        let rows = try await parameters.pull(model.queryKeys(queries), dims: ["user": 4, "item": 4])
         let vectors = try model.queryVectors(queries, rows: rows)
         let seven = try await parameters.pull(table: "user", keys: [7], dim: 4)
         let three = try await parameters.pull(table: "user", keys: [3], dim: 4)
@@ -42,9 +42,9 @@ import TesseraCore
         }
         let dims = Dictionary(uniqueKeysWithValues: config.tables.map { ($0.name, $0.dim) })
         let mixed = [(5, 2), (5, 0), (9, 2)].map { RetrievalModel.Query(user: UInt64($0.0), scenario: $0.1) }
-        let vectors = try model.queryVectors(mixed, rows: try await RetrievalModel.pull(model.queryKeys(mixed), dims: dims, from: parameters))
+        let vectors = try model.queryVectors(mixed, rows: try await parameters.pull(model.queryKeys(mixed), dims: dims))
         for (i, query) in mixed.enumerated() {
-            let alone = try model.queryVectors([query], rows: try await RetrievalModel.pull(model.queryKeys([query]), dims: dims, from: parameters))
+            let alone = try model.queryVectors([query], rows: try await parameters.pull(model.queryKeys([query]), dims: dims))
             #expect(Array(vectors[i * 12..<(i + 1) * 12]) == alone, "query \(i)")
         }
         #expect(vectors[0..<12] != vectors[12..<24], "the same user in two scenarios gets two queries")
