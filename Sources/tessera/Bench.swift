@@ -7,7 +7,8 @@ import TesseraCore
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks, each beside its baselines in the same run.",
-        subcommands: [PushPull.self, RecommendBench.self, FreshnessBench.self, IngestBench.self, ScaleCommand.self])
+        subcommands: [PushPull.self, RecommendBench.self, FreshnessBench.self, IngestBench.self, ScaleCommand.self,
+                      CheckpointBenchCommand.self])
 }
 
 struct PushPull: AsyncParsableCommand {
@@ -227,5 +228,41 @@ struct ScaleCommand: AsyncParsableCommand {
                      result.rows, result.dim, result.optimizer, result.shards, result.rawBytesPerRow, result.tableBytesPerRow,
                      result.tableOverhead, result.residentBytesPerRow, result.residentOverhead, result.createSeconds, result.trainSeconds))
         try writeJSON(result, to: json)
+    }
+}
+
+struct CheckpointBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "checkpoint",
+        abstract: "Checkpoint save and restore time and MB/s per shard, incremental size after 1% of rows change, resharding 2 -> 4 shards.")
+
+    @Option(help: "Row counts to measure, comma-separated.")
+    var rows = "1000000,10000000"
+
+    @Option(help: "Row dimension.")
+    var dim = 32
+
+    @Option(help: "Scratch folder for the checkpoint files (removed afterwards).")
+    var scratch = NSTemporaryDirectory()
+
+    @Option(help: "Also write the results as JSON.")
+    var json: String?
+
+    func run() async throws {
+        let sizes = rows.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !sizes.isEmpty, sizes.allSatisfy({ $0 > 0 }), sizes.count == rows.split(separator: ",").count else {
+            throw ValidationError("--rows: expected positive integers separated by commas, got '\(rows)'")
+        }
+        var results: [CheckpointBench.Result] = []
+        for size in sizes {
+            let result = try CheckpointBench(scratch: scratch).run(rows: size, dim: dim, optimizer: .adagrad(learningRate: 0.01)) { print($0) }
+            results.append(result)
+            print(String(format: "%d rows (dim %d, adagrad): full %.1f MB saved in %.2f s (%.0f MB/s), restored in %.2f s (%.0f MB/s); after 1%% changed, incremental %.2f MB (%.4f of full) in %.2f s; reshard 2 -> 4: %.2f s per million rows, moved %.3f (ideal %.3f), checksum %@",
+                         result.rows, result.dim, Double(result.fullBytes) / 1e6, result.saveSeconds, result.saveMBPerSecond,
+                         result.restoreSeconds, result.restoreMBPerSecond, Double(result.incrementalBytes) / 1e6, result.incrementalRatio,
+                         result.incrementalSeconds, result.reshardSecondsPerMillionRows, result.movedFraction, result.idealMovedFraction,
+                         result.checksumsEqual ? "equal" : "DIFFERENT"))
+        }
+        try writeJSON(results, to: json)
     }
 }
