@@ -92,7 +92,9 @@ public final class Launcher: Sendable {
         }
         defer { ticker.cancel() }
         do {
-            return try await supervise(&supervision)
+            let code = try await supervise(&supervision)
+            collectSummary()
+            return code
         } catch {
             complain("\(error)")
             await stopAll(supervision.children, grace: .seconds(5))
@@ -120,7 +122,7 @@ public final class Launcher: Sendable {
         let readyFile = "\(plan.runDirectory)/scheduler.address"
         try? FileManager.default.removeItem(atPath: readyFile)
         let scheduler = try spawn(name: "scheduler", arguments: ["scheduler", plan.configPath] + plan.overrides.flatMap { ["--set", "\($0.path)=\($0.value)"] }
-                                    + plan.outputs + ["--ready-file", readyFile, "--state-dir", "\(plan.runDirectory)/state"],
+                                    + plan.outputs + summaryArguments + ["--ready-file", readyFile, "--state-dir", "\(plan.runDirectory)/state"],
                                   log: "scheduler.log", inheritStdout: !plan.quiet, parent: parent)
         state.scheduler = scheduler
         state.children.append(scheduler)
@@ -142,16 +144,16 @@ public final class Launcher: Sendable {
         }
         guard let address = state.address else { return 1 }
         for shard in 0..<plan.config.shards {
-            state.children.append(try spawn(name: "server \(shard)", arguments: ["server", "--scheduler", address, "--id", "\(shard)"],
+            state.children.append(try spawn(name: "server \(shard)", arguments: ["server", "--scheduler", address, "--id", "\(shard)"] + memberMetricsArguments,
                                             log: "server-\(shard).log", parent: parent))
         }
         for worker in 0..<plan.config.workers {
-            state.children.append(try spawn(name: "worker \(worker)", arguments: ["worker", "--scheduler", address, "--id", "\(worker)"],
+            state.children.append(try spawn(name: "worker \(worker)", arguments: ["worker", "--scheduler", address, "--id", "\(worker)"] + memberMetricsArguments,
                                             log: "worker-\(worker).log", parent: parent))
         }
         for worker in 0..<plan.config.online.workers {
             state.children.append(try spawn(name: "online worker \(worker)",
-                                            arguments: ["worker", "--online", "--scheduler", address, "--id", "\(worker)"],
+                                            arguments: ["worker", "--online", "--scheduler", address, "--id", "\(worker)"] + memberMetricsArguments,
                                             log: "online-\(worker).log", parent: parent))
         }
         let online = plan.config.online.workers > 0 ? ", \(plan.config.online.workers) online workers" : ""
@@ -177,7 +179,7 @@ public final class Launcher: Sendable {
                     say("\(child.name) (pid \(child.pid)) \(how); restarting it (\(state.restarts[child.name, default: 0]) of \(Self.maxOnlineRestarts))")
                     let id = child.name.split(separator: " ").last.map(String.init) ?? "0"
                     state.children[index] = try spawn(name: child.name,
-                                                      arguments: ["worker", "--online", "--scheduler", address, "--id", id],
+                                                      arguments: ["worker", "--online", "--scheduler", address, "--id", id] + memberMetricsArguments,
                                                       log: "online-\(id).log", parent: parent)
                     continue
                 } else if !state.stopping && !(child.name.hasPrefix("worker") && how.isSuccess) {
@@ -202,6 +204,7 @@ public final class Launcher: Sendable {
                 say("\(Termination.signalName(signal)): stopping the cluster")
                 state.stopping = true
                 state.exitCode = 128 + signal
+                if state.queried { await snapshotMetrics(client) }
                 await requestShutdown(client, reason: "launcher received \(Termination.signalName(signal))")
                 let children = state.children
                 Task {
@@ -213,10 +216,12 @@ public final class Launcher: Sendable {
                       ContinuousClock.now - state.lastStatusPoll >= .milliseconds(500) else { continue }
                 state.lastStatusPoll = ContinuousClock.now
                 guard let status = try? await client.getJobStatus(options: CallOptions(timeout: .seconds(2))) else { continue }
+                recordMetricsAddresses(status)
                 switch status.state {
                 case .serving:
                     state.queried = true
                     if plan.finalQuery { await query(address: address, sampleUser: status.sampleUserID) }
+                    await snapshotMetrics(client)
                     if plan.serve {
                         say("serving at \(address) until Ctrl-C: tessera query --scheduler \(address) --user \(plan.queryUser ?? status.sampleUserID) -k 10")
                     } else {

@@ -115,6 +115,7 @@ struct ServerCommand: AsyncParsableCommand {
     var benchEcho = false
 
     @OptionGroup var logging: LoggingOptions
+    @OptionGroup var metrics: MetricsOptions
 
     func run() async throws {
         let logger = try logging.bootstrap(label: "tessera.server")
@@ -122,6 +123,7 @@ struct ServerCommand: AsyncParsableCommand {
             var role = ServerRole(schedulerAddress: scheduler, host: host, port: port, advertisedHost: advertise, shardID: id)
             role.benchEcho = benchEcho
             role.restoreDirectory = restore.map(absolute)
+            role.metrics = try metrics.settings()
             try await role.run(logger: logger)
         } catch {
             logger.error("shard failed", metadata: ["error": "\(error)"])
@@ -145,14 +147,19 @@ struct WorkerCommand: AsyncParsableCommand {
     var online = false
 
     @OptionGroup var logging: LoggingOptions
+    @OptionGroup var metrics: MetricsOptions
 
     func run() async throws {
         let logger = try logging.bootstrap(label: online ? "tessera.online" : "tessera.worker")
         do {
             if online {
-                try await OnlineWorkerRole(schedulerAddress: scheduler, workerID: id).run(logger: logger)
+                var role = OnlineWorkerRole(schedulerAddress: scheduler, workerID: id)
+                role.metrics = try metrics.settings()
+                try await role.run(logger: logger)
             } else {
-                try await WorkerRole(schedulerAddress: scheduler, workerID: id).run(logger: logger)
+                var role = WorkerRole(schedulerAddress: scheduler, workerID: id)
+                role.metrics = try metrics.settings()
+                try await role.run(logger: logger)
             }
         } catch {
             logger.error("worker failed", metadata: ["error": "\(error)"])
