@@ -20,7 +20,7 @@ public enum SVGChart {
     static let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
     static let width = 560.0
     static let height = 300.0
-    static let margin = (left: 64.0, right: 16.0, top: 34.0, bottom: 46.0)
+    static let margin = (left: 64.0, right: 16.0, top: 34.0, bottom: 56.0)
 
     /// A line chart of `series` (points sorted by x), with dots at the points.
     public static func line(id: String, title: String, xLabel: String, yLabel: String, series: [Series]) -> String {
@@ -58,7 +58,10 @@ public enum SVGChart {
                 let bottom = sy(0, y0, y1)
                 body += "<rect class=\"bar\" data-series=\"\(escape(bar.name))\" x=\"\(f(left + Double(s) * barWidth))\" y=\"\(f(top))\" width=\"\(f(max(1, barWidth - 1)))\" height=\"\(f(max(0.5, bottom - top)))\" fill=\"\(palette[s % palette.count])\"><title>\(escape(category)) \(escape(bar.name)): \(label(bar.values[c]))</title></rect>\n"
             }
-            body += "<text x=\"\(f(left + group * 0.4))\" y=\"\(f(height - margin.bottom + 14))\" font-size=\"10\" text-anchor=\"middle\">\(escape(category))</text>\n"
+            let cx = left + group * 0.4, cy = height - margin.bottom + 14
+            body += categories.count > 8
+                ? "<text x=\"\(f(cx))\" y=\"\(f(cy - 4))\" font-size=\"9\" text-anchor=\"end\" transform=\"rotate(-40 \(f(cx)) \(f(cy - 4)))\">\(escape(category))</text>\n"
+                : "<text x=\"\(f(cx))\" y=\"\(f(cy))\" font-size=\"10\" text-anchor=\"middle\">\(escape(category))</text>\n"
         }
         if series.count > 1 { body += legend(series.map(\.name)) }
         return wrap(id: id, body)
@@ -144,6 +147,7 @@ public enum SVGChart {
         if magnitude >= 1e9 { return String(format: "%.3gG", value / 1e9) }
         if magnitude >= 1e6 { return String(format: "%.3gM", value / 1e6) }
         if magnitude >= 1e4 { return String(format: "%.3gk", value / 1e3) }
+        if magnitude >= 100 { return String(format: "%.0f", value) }
         if magnitude == 0 || magnitude >= 0.01 { return String(format: "%.3g", value) }
         return String(format: "%.2e", value)
     }
