@@ -621,6 +621,11 @@ public actor JobScheduler: SchedulerService {
         record.evaluationSeconds = evalSeconds
         record.metrics = result?.metrics ?? [:]
         summary.epochs.append(record)
+        logger.info("epoch finished", metadata: [
+            "epoch": "\(epoch)", "loss": "\(record.loss)", "examples_per_second": "\(record.examplesPerSecond)",
+            "train_seconds": "\(trainSeconds)", "eval_seconds": "\(evalSeconds)",
+            "ndcg": "\(result?.metrics["ndcg@\(config.evaluation.k)"].map { "\($0)" } ?? "")",
+        ])
         summary.timings.trainingSeconds += trainSeconds
         summary.timings.evaluationSeconds += evalSeconds
 
