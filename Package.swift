@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/swhitty/FlyingFox", exact: "0.27.1"),
     ],
     targets: [
         // C++ gRPC (Debian's libgrpc++ 1.51) behind a plain-C API. Linked explicitly:
@@ -51,22 +53,37 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Prometheus metrics (one registry per process, passed down), their HTTP endpoint,
+        // scraping, and the HTML run report.
+        .target(
+            name: "TesseraObservability",
+            dependencies: [
+                "TesseraCore",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "FlyingFox", package: "FlyingFox"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Roles.
         .target(
             name: "TesseraServer",
-            dependencies: ["TesseraCore", "TesseraRPC", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["TesseraCore", "TesseraRPC", "TesseraObservability",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "TesseraWorker",
-            dependencies: ["TesseraCore", "TesseraRPC", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["TesseraCore", "TesseraRPC", "TesseraObservability",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "TesseraScheduler",
-            dependencies: ["TesseraCore", "TesseraRPC", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["TesseraCore", "TesseraRPC", "TesseraObservability",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "TesseraLauncher",
-            dependencies: ["TesseraCore", "TesseraRPC", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["TesseraCore", "TesseraRPC", "TesseraObservability",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         // Benchmarks that start real shard processes and measure them against baselines.
         .target(
@@ -79,7 +96,7 @@ let package = Package(
             name: "tessera",
             dependencies: [
                 "TesseraCore", "TesseraRPC", "TesseraServer", "TesseraWorker",
-                "TesseraScheduler", "TesseraLauncher", "TesseraBench",
+                "TesseraScheduler", "TesseraLauncher", "TesseraBench", "TesseraObservability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -94,10 +111,11 @@ let package = Package(
         ),
 
         .testTarget(name: "TesseraCoreTests", dependencies: ["TesseraCore"]),
+        .testTarget(name: "TesseraObservabilityTests", dependencies: ["TesseraObservability", "TesseraCore"]),
         .testTarget(name: "TesseraRPCTests", dependencies: ["TesseraRPC", "TesseraCore", "TesseraServer"]),
         .testTarget(
             name: "ClusterTests",
-            dependencies: ["TesseraCore", "TesseraRPC"]
+            dependencies: ["TesseraCore", "TesseraRPC", "TesseraObservability"]
         ),
         // Cluster/k8s manifests, Cluster/Containerfile and Cluster/multihost.yaml.
         .testTarget(

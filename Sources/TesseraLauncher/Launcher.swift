@@ -99,7 +99,9 @@ public final class Launcher: Sendable {
         }
         defer { ticker.cancel() }
         do {
-            return try await supervise(&supervision)
+            let code = try await supervise(&supervision)
+            collectSummary()
+            return code
         } catch {
             complain("\(error)")
             await stopAll(supervision.children, grace: .seconds(5))
@@ -129,8 +131,8 @@ public final class Launcher: Sendable {
         let restore = try plan.resumeDirectory.map { try prepareResume(from: $0) }
         let resumeArguments = restore.map { ["--resume", $0] } ?? []
         let scheduler = try spawn(name: "scheduler", arguments: ["scheduler", plan.configPath] + plan.overrides.flatMap { ["--set", "\($0.path)=\($0.value)"] }
-                                    + plan.outputs + ["--ready-file", readyFile, "--state-dir", "\(plan.runDirectory)/state",
-                                                      "--checkpoint-dir", plan.checkpointDirectory] + resumeArguments,
+                                    + plan.outputs + summaryArguments + ["--ready-file", readyFile, "--state-dir", "\(plan.runDirectory)/state",
+                                                                         "--checkpoint-dir", plan.checkpointDirectory] + resumeArguments,
                                   log: "scheduler.log", inheritStdout: !plan.quiet, parent: parent)
         state.scheduler = scheduler
         state.children.append(scheduler)
@@ -154,16 +156,16 @@ public final class Launcher: Sendable {
         for shard in 0..<plan.config.shards {
             state.children.append(try spawn(name: "server \(shard)",
                                             arguments: ["server", "--scheduler", address, "--id", "\(shard)"]
-                                                + (restore.map { ["--restore", $0] } ?? []),
+                                                + (restore.map { ["--restore", $0] } ?? []) + memberMetricsArguments,
                                             log: "server-\(shard).log", parent: parent))
         }
         for worker in 0..<plan.config.workers {
-            state.children.append(try spawn(name: "worker \(worker)", arguments: ["worker", "--scheduler", address, "--id", "\(worker)"],
+            state.children.append(try spawn(name: "worker \(worker)", arguments: ["worker", "--scheduler", address, "--id", "\(worker)"] + memberMetricsArguments,
                                             log: "worker-\(worker).log", parent: parent))
         }
         for worker in 0..<plan.config.online.workers {
             state.children.append(try spawn(name: "online worker \(worker)",
-                                            arguments: ["worker", "--online", "--scheduler", address, "--id", "\(worker)"],
+                                            arguments: ["worker", "--online", "--scheduler", address, "--id", "\(worker)"] + memberMetricsArguments,
                                             log: "online-\(worker).log", parent: parent))
         }
         let online = plan.config.online.workers > 0 ? ", \(plan.config.online.workers) online workers" : ""
@@ -189,7 +191,7 @@ public final class Launcher: Sendable {
                     say("\(child.name) (pid \(child.pid)) \(how); restarting it (\(state.restarts[child.name, default: 0]) of \(Self.maxOnlineRestarts))")
                     let id = child.name.split(separator: " ").last.map(String.init) ?? "0"
                     state.children[index] = try spawn(name: child.name,
-                                                      arguments: ["worker", "--online", "--scheduler", address, "--id", id],
+                                                      arguments: ["worker", "--online", "--scheduler", address, "--id", id] + memberMetricsArguments,
                                                       log: "online-\(id).log", parent: parent)
                     continue
                 } else if !state.stopping && !(child.name.hasPrefix("worker") && how.isSuccess) {
@@ -214,6 +216,7 @@ public final class Launcher: Sendable {
                 say("\(Termination.signalName(signal)): stopping the cluster")
                 state.stopping = true
                 state.exitCode = 128 + signal
+                if state.queried { await snapshotMetrics(client) }
                 await requestShutdown(client, reason: "launcher received \(Termination.signalName(signal))")
                 let children = state.children
                 Task {
@@ -225,10 +228,12 @@ public final class Launcher: Sendable {
                       ContinuousClock.now - state.lastStatusPoll >= .milliseconds(500) else { continue }
                 state.lastStatusPoll = ContinuousClock.now
                 guard let status = try? await client.getJobStatus(options: CallOptions(timeout: .seconds(2))) else { continue }
+                recordMetricsAddresses(status)
                 switch status.state {
                 case .serving:
                     state.queried = true
                     if plan.finalQuery { await query(address: address, sampleUser: status.sampleUserID) }
+                    await snapshotMetrics(client)
                     if plan.serve {
                         say("serving at \(address) until Ctrl-C: tessera query --scheduler \(address) --user \(plan.queryUser ?? status.sampleUserID) -k 10")
                     } else {

@@ -42,7 +42,7 @@ public actor JobScheduler: SchedulerService {
     private let clock = ContinuousClock()
     private let started: ContinuousClock.Instant
 
-    private var coordinator: TrainingCoordinator
+    private(set) var coordinator: TrainingCoordinator
     private var mapWaiters = Waitlist<Int, ShardRouting>()
     private var barrierWaiters = Waitlist<UInt64, UInt64>()
     private var taskWaiters = Waitlist<UInt32, Tessera_V1_Task>()
@@ -54,7 +54,9 @@ public actor JobScheduler: SchedulerService {
     private var servingStarted = false
     private var modelPrepared = false
 
-    private var summary = RunSummary()
+    private(set) var summary = RunSummary()
+    /// Members' metrics addresses (JobScheduler+Observability.swift).
+    var observed = ObservedMembers()
     private var epochExamples = 0
     private var epochLoss = 0.0
     private var epochCommunication = 0.0
@@ -156,7 +158,7 @@ public actor JobScheduler: SchedulerService {
         return await withCheckedContinuation { exitWaiters.append($0) }
     }
 
-    private var now: Double { (clock.now - started).seconds }
+    var now: Double { (clock.now - started).seconds }
 
     // MARK: SchedulerService
 
@@ -179,7 +181,8 @@ public actor JobScheduler: SchedulerService {
             throw RPCError(code, error.message)
         }
         logger.info("member joined", metadata: ["role": "\(role.rawValue)", "id": "\(id)", "pid": "\(request.pid)",
-                                                 "address": "\(request.address)"])
+                                                 "address": "\(request.address)", "metrics_address": "\(request.metricsAddress)"])
+        recordMetricsAddress(request.metricsAddress, role: role, id: id)
         var response = Tessera_V1_RegisterResponse()
         response.memberID = id
         response.memberCount = UInt32(coordinatorCapacity(role))
@@ -292,6 +295,7 @@ public actor JobScheduler: SchedulerService {
         if let testEvaluation { status.test = testEvaluation }
         status.examplesPerSecond = summary.epochs.last?.examplesPerSecond ?? 0
         status.sampleUserID = sampleUser
+        describeCluster(into: &status)
         return status
     }
 
@@ -639,6 +643,11 @@ public actor JobScheduler: SchedulerService {
         record.evaluationSeconds = evalSeconds
         record.metrics = result?.metrics ?? [:]
         summary.epochs.append(record)
+        logger.info("epoch finished", metadata: [
+            "epoch": "\(epoch)", "loss": "\(record.loss)", "examples_per_second": "\(record.examplesPerSecond)",
+            "train_seconds": "\(trainSeconds)", "eval_seconds": "\(evalSeconds)",
+            "ndcg": "\(result?.metrics["ndcg@\(config.evaluation.k)"].map { "\($0)" } ?? "")",
+        ])
         summary.timings.trainingSeconds += trainSeconds
         summary.timings.evaluationSeconds += evalSeconds
 

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import TesseraCore
+import TesseraObservability
 import TesseraRPC
 
 /// The `tessera scheduler` process: coordinates the job and serves
@@ -30,11 +31,14 @@ public struct SchedulerRole: Sendable {
     public struct Running: Sendable {
         public let scheduler: JobScheduler
         public let server: GRPCServer
+        /// The `/metrics` endpoint (nil when `metrics.enabled` is false).
+        public let metrics: MetricsEndpoint?
 
         /// Waits until the job ends and the scheduler should exit; returns the exit status.
         public func wait() async -> Int32 {
             let code = await scheduler.waitForExit()
             await server.shutdown(grace: .seconds(1))
+            await metrics?.stop()
             return code
         }
     }
@@ -48,20 +52,27 @@ public struct SchedulerRole: Sendable {
         let scheduler = try JobScheduler(config: config, stateDirectory: stateDirectory, recover: recover, outputs: outputs,
                                          checkpointRoot: checkpointDirectory ?? config.checkpoint.directory, resumed: resumed,
                                          console: console, logger: logger)
+        let metrics = SchedulerMetrics()
+        let endpoint = try await MetricsEndpoint.start(settings: config.metrics, registry: metrics.registry, logger: logger) {
+            metrics.refresh(await scheduler.metricsState())
+        }
+        if let endpoint { await scheduler.setMetricsAddress(endpoint.address) }
         var router = RPCRouter()
         router.register(scheduler)
-        router.register(scheduler.inference)
+        router.register(MeteredInference(inner: scheduler.inference, metrics: metrics))
         let server: GRPCServer
         do {
             server = try GRPCServer(host: config.scheduler.host, port: config.scheduler.port, router: router)
         } catch {
+            await endpoint?.stop()
             throw RPCError(error.code, "\(error.message) (scheduler.host / scheduler.port in the config)")
         }
         console.line("scheduler listening on \(server.address) (run \(scheduler.runID))")
+        if let endpoint { console.line("metrics at http://\(endpoint.address)/metrics") }
         if let readyFile {
             try Data("\(server.address)\n".utf8).write(to: URL(fileURLWithPath: readyFile), options: .atomic)
         }
         await scheduler.start()
-        return Running(scheduler: scheduler, server: server)
+        return Running(scheduler: scheduler, server: server, metrics: endpoint)
     }
 }

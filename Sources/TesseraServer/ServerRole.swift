@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import TesseraCore
+import TesseraObservability
 import TesseraRPC
 
 /// The `tessera server` process: serves one shard until the scheduler says stop.
@@ -27,6 +28,8 @@ public struct ServerRole: Sendable {
     /// full; a missing, damaged or mismatched one stops the shard with a
     /// message naming the file (and, once registered, reports it to the scheduler).
     public var restoreDirectory: String?
+    /// Where to serve Prometheus metrics (`/metrics`); its address is sent when registering.
+    public var metrics = MetricsSettings()
 
     public init(schedulerAddress: String, host: String = "127.0.0.1", port: Int = 0, advertisedHost: String? = nil,
                 shardID: UInt32? = nil) {
@@ -45,14 +48,15 @@ public struct ServerRole: Sendable {
             early = try RestoredShard.load(directory: CheckpointFormat.shardDirectory(root: root, shardID: shardID))
         }
         let slot = ShardSlot()
+        let observation = try await ShardObservation.start(settings: metrics, logger: logger)
         var router = RPCRouter()
-        router.register(slot)
+        router.register(MeteredParameterServer(inner: slot, metrics: observation.metrics))
         let server = try GRPCServer(host: host, port: port, router: router, options: ServerOptions(echo: benchEcho))
         let address = "\(advertisedHost ?? host):\(server.port)"
         logger.info("listening", metadata: ["address": "\(address)"])
         do {
             let session = try await MemberSession.join(schedulerAddress: schedulerAddress, role: .server, address: address,
-                                                       requestedID: shardID)
+                                                       requestedID: shardID, metricsAddress: observation.address)
             let membership = session.membership
             let shard: ShardService
             do {
@@ -81,6 +85,7 @@ public struct ServerRole: Sendable {
             let routing = try await session.shardMap()
             shard.update(routing: routing)
             slot.fill(shard)
+            observation.attach(shard, tables: membership.config.tables.map(\.name))
             logger.info("serving", metadata: [
                 "shard": "\(membership.memberID)", "of": "\(membership.memberCount)", "map_version": "\(routing.version)",
                 "tables": "\(membership.config.tables.map(\.name).joined(separator: ","))",
@@ -98,8 +103,10 @@ public struct ServerRole: Sendable {
                 logger.info("stopping", metadata: ["reason": "\(reason)"])
             }
             await server.shutdown(grace: .seconds(2))
+            await observation.stop()
         } catch {
             await server.shutdown(grace: .zero)
+            await observation.stop()
             throw error
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import TesseraCore
+import TesseraObservability
 import TesseraRPC
 
 /// The `tessera worker --online` process: learns from the feedback log, in
@@ -14,6 +15,8 @@ import TesseraRPC
 public struct OnlineWorkerRole: Sendable {
     public var schedulerAddress: String
     public var workerID: UInt32?
+    /// Where to serve Prometheus metrics (`/metrics`); its address is sent when registering.
+    public var metrics = MetricsSettings()
 
     public init(schedulerAddress: String, workerID: UInt32? = nil) {
         self.schedulerAddress = schedulerAddress
@@ -21,8 +24,12 @@ public struct OnlineWorkerRole: Sendable {
     }
 
     public func run(logger: Logger) async throws {
+        let metrics = WorkerMetrics()
+        let endpoint = try await MetricsEndpoint.start(settings: self.metrics, registry: metrics.registry, logger: logger)
+        defer { Task { await endpoint?.stop() } }
         let session = try await MemberSession.join(schedulerAddress: schedulerAddress, role: .onlineWorker, address: "",
-                                                   requestedID: workerID)
+                                                   requestedID: workerID, metricsAddress: endpoint?.address ?? "")
+        metrics.setWorker(id: session.membership.memberID)
         let membership = session.membership
         let config = membership.config
         var workerLogger = logger
@@ -38,6 +45,7 @@ public struct OnlineWorkerRole: Sendable {
             group.addTask {
                 do {
                     var learner = try await OnlineLearner(session: session, logger: logger)
+                    learner.metrics = metrics
                     try await learner.run()
                 } catch is CancellationError {
                     return
@@ -65,6 +73,7 @@ struct OnlineLearner {
     let dim: Int
     var state: Tessera_V1_ConsumerState
     var rng: SplitMix64
+    var metrics: WorkerMetrics?
     /// How long to keep retrying the scheduler (it may be restarting) before giving up.
     var patience: Duration { .seconds(2 * config.scheduler.heartbeatTimeout) }
 
@@ -132,6 +141,7 @@ struct OnlineLearner {
             state = try await retryingTransient(for: patience) { try await scheduler.commitConsumer(recorded) }
             try await apply(response.events, sequence: sequence)
             try await commit(through: last)
+            metrics?.recordFeedback(events: response.events.count, committedOffset: last)
         }
     }
 

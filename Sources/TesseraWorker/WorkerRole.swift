@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import TesseraCore
+import TesseraObservability
 import TesseraRPC
 
 /// The `tessera worker` process: trains on its data shard, epoch by epoch, as the scheduler directs.
@@ -13,6 +14,8 @@ public struct WorkerRole: Sendable {
     public var schedulerAddress: String
     /// The data-shard index to ask for; nil takes any free one.
     public var workerID: UInt32?
+    /// Where to serve Prometheus metrics (`/metrics`); its address is sent when registering.
+    public var metrics = MetricsSettings()
 
     public init(schedulerAddress: String, workerID: UInt32? = nil) {
         self.schedulerAddress = schedulerAddress
@@ -20,8 +23,12 @@ public struct WorkerRole: Sendable {
     }
 
     public func run(logger: Logger) async throws {
+        let metrics = WorkerMetrics()
+        let endpoint = try await MetricsEndpoint.start(settings: self.metrics, registry: metrics.registry, logger: logger)
+        defer { Task { await endpoint?.stop() } }
         let session = try await MemberSession.join(schedulerAddress: schedulerAddress, role: .worker, address: "",
-                                                   requestedID: workerID)
+                                                   requestedID: workerID, metricsAddress: endpoint?.address ?? "")
+        metrics.setWorker(id: session.membership.memberID)
         let membership = session.membership
         let config = membership.config
         var workerLogger = logger
@@ -38,7 +45,7 @@ public struct WorkerRole: Sendable {
             }
             group.addTask {
                 do {
-                    try await Self.train(session: session, logger: logger)
+                    try await Self.train(session: session, metrics: metrics, logger: logger)
                 } catch is CancellationError {
                     return true
                 } catch {
@@ -53,7 +60,7 @@ public struct WorkerRole: Sendable {
         }
     }
 
-    private static func train(session: MemberSession, logger: Logger) async throws {
+    private static func train(session: MemberSession, metrics: WorkerMetrics, logger: Logger) async throws {
         let membership = session.membership
         let config = membership.config
         let sharding = DataSharding(index: Int(membership.memberID), count: Int(membership.memberCount))
@@ -130,6 +137,8 @@ public struct WorkerRole: Sendable {
                     report.seconds = (clock.now - lastReport).seconds
                     report.epochDone = last
                     _ = try await session.scheduler.reportProgress(report)
+                    metrics.recordProgress(epoch: Int(task.epoch), examples: pending.examples, lossSum: pending.lossSum,
+                                           seconds: report.seconds, barrierSeconds: pending.communicationSeconds)
                     pending = StepStats()
                     lastReport = clock.now
                 }

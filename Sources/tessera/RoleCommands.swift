@@ -129,6 +129,7 @@ struct ServerCommand: AsyncParsableCommand {
     var benchEcho = false
 
     @OptionGroup var logging: LoggingOptions
+    @OptionGroup var metrics: MetricsOptions
 
     func run() async throws {
         let logger = try logging.bootstrap(label: "tessera.server")
@@ -136,6 +137,7 @@ struct ServerCommand: AsyncParsableCommand {
             var role = ServerRole(schedulerAddress: scheduler, host: host, port: port, advertisedHost: advertise, shardID: id)
             role.benchEcho = benchEcho
             role.restoreDirectory = restore.map(absolute)
+            role.metrics = try metrics.settings()
             try await role.run(logger: logger)
         } catch {
             logger.error("shard failed", metadata: ["error": "\(error)"])
@@ -159,14 +161,19 @@ struct WorkerCommand: AsyncParsableCommand {
     var online = false
 
     @OptionGroup var logging: LoggingOptions
+    @OptionGroup var metrics: MetricsOptions
 
     func run() async throws {
         let logger = try logging.bootstrap(label: online ? "tessera.online" : "tessera.worker")
         do {
             if online {
-                try await OnlineWorkerRole(schedulerAddress: scheduler, workerID: id).run(logger: logger)
+                var role = OnlineWorkerRole(schedulerAddress: scheduler, workerID: id)
+                role.metrics = try metrics.settings()
+                try await role.run(logger: logger)
             } else {
-                try await WorkerRole(schedulerAddress: scheduler, workerID: id).run(logger: logger)
+                var role = WorkerRole(schedulerAddress: scheduler, workerID: id)
+                role.metrics = try metrics.settings()
+                try await role.run(logger: logger)
             }
         } catch {
             logger.error("worker failed", metadata: ["error": "\(error)"])

@@ -10,7 +10,7 @@ struct Tessera: AsyncParsableCommand {
         abstract: "A sharded parameter server that trains and serves recommendation models.",
         subcommands: [
             Launch.self, SchedulerCommand.self, ServerCommand.self, WorkerCommand.self,
-            Query.self, Eval.self, Split.self, Simulate.self, Bench.self, CheckpointCommand.self, Reshard.self,
+            Query.self, Status.self, Report.self, Eval.self, Split.self, Simulate.self, Bench.self, CheckpointCommand.self, Reshard.self,
         ])
 }
 

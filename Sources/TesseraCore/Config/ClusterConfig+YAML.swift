@@ -71,6 +71,7 @@ extension ClusterConfig {
         if let node = try root.child("evaluation") { evaluation = try EvaluationSettings(reading: node) }
         if let node = try root.child("serving") { serving = try ServingSettings(reading: node) }
         if let node = try root.child("online") { online = try OnlineSettings(reading: node) }
+        if let node = try root.child("metrics") { metrics = try MetricsSettings(reading: node) }
         if let node = try root.child("ranking") {
             ranking = try RankingSettings(reading: node)
             if ranking.enabled && table(named: ranking.denseTable) == nil {

@@ -32,8 +32,9 @@ public final class MemberSession: Sendable {
     ///
     /// - Parameter address: where this member serves gRPC (servers), or "" (workers).
     /// - Parameter requestedID: a stable member id to ask for, or nil for any free one.
+    /// - Parameter metricsAddress: where this member serves Prometheus metrics, or "".
     public static func join(schedulerAddress: String, role: Tessera_V1_Role, address: String, requestedID: UInt32? = nil,
-                            timeout: Duration = .seconds(60)) async throws -> MemberSession {
+                            metricsAddress: String = "", timeout: Duration = .seconds(60)) async throws -> MemberSession {
         let scheduler = SchedulerClient(channel: try GRPCChannel(target: schedulerAddress))
         var request = Tessera_V1_RegisterRequest()
         request.role = role
@@ -41,6 +42,7 @@ public final class MemberSession: Sendable {
         request.pid = Int64(getpid())
         request.hostname = ProcessInfo.processInfo.hostName
         if let requestedID { request.requestedID = requestedID }
+        request.metricsAddress = metricsAddress
         let deadline = ContinuousClock.now + timeout
         while true {
             do {

@@ -111,6 +111,10 @@ public nonisolated struct Tessera_V1_RegisterRequest: Sendable {
   /// Clears the value of `requestedID`. Subsequent reads from it will return its default value.
   public mutating func clearRequestedID() {self._requestedID = nil}
 
+  /// "host:port" where this process serves Prometheus metrics over HTTP
+  /// (`GET /metrics`); empty when it serves none.
+  public var metricsAddress: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -528,6 +532,66 @@ public nonisolated struct Tessera_V1_JobStatus: @unchecked Sendable {
     set {_uniqueStorage()._sampleUserID = newValue}
   }
 
+  /// Every registered member (servers, workers, online workers), by role then id.
+  public var members: [Tessera_V1_MemberStatus] {
+    get {_storage._members}
+    set {_uniqueStorage()._members = newValue}
+  }
+
+  /// The shard map in force; absent until every shard has registered.
+  public var shardMap: Tessera_V1_ShardMap {
+    get {_storage._shardMap ?? Tessera_V1_ShardMap()}
+    set {_uniqueStorage()._shardMap = newValue}
+  }
+  /// Returns true if `shardMap` has been explicitly set.
+  public var hasShardMap: Bool {_storage._shardMap != nil}
+  /// Clears the value of `shardMap`. Subsequent reads from it will return its default value.
+  public mutating func clearShardMap() {_uniqueStorage()._shardMap = nil}
+
+  /// "ok", or each problem found, separated by "; " (a failed job, a member
+  /// whose heartbeat is late, members still missing).
+  public var health: String {
+    get {_storage._health}
+    set {_uniqueStorage()._health = newValue}
+  }
+
+  /// Where the scheduler serves Prometheus metrics ("host:port"; empty when off).
+  public var metricsAddress: String {
+    get {_storage._metricsAddress}
+    set {_uniqueStorage()._metricsAddress = newValue}
+  }
+
+  /// Offset of the last acknowledged feedback event in the durable log.
+  public var feedbackEndOffset: UInt64 {
+    get {_storage._feedbackEndOffset}
+    set {_uniqueStorage()._feedbackEndOffset = newValue}
+  }
+
+  /// Every feedback event up to this offset is reflected in the model (applied
+  /// by every online worker); end minus reflected is the freshness lag in events.
+  public var feedbackReflectedOffset: UInt64 {
+    get {_storage._feedbackReflectedOffset}
+    set {_uniqueStorage()._feedbackReflectedOffset = newValue}
+  }
+
+  /// Mean training loss of the last epoch completed.
+  public var loss: Double {
+    get {_storage._loss}
+    set {_uniqueStorage()._loss = newValue}
+  }
+
+  /// Seconds since this scheduler started.
+  public var uptimeSeconds: Double {
+    get {_storage._uptimeSeconds}
+    set {_uniqueStorage()._uptimeSeconds = newValue}
+  }
+
+  /// The job's phase in words, e.g. "training epoch 3", "finished".
+  public var phase: String {
+    get {_storage._phase}
+    set {_uniqueStorage()._phase = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum State: SwiftProtobuf.Enum, Swift.CaseIterable {
@@ -593,6 +657,39 @@ public nonisolated struct Tessera_V1_JobStatus: @unchecked Sendable {
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// One member as the scheduler sees it.
+public nonisolated struct Tessera_V1_MemberStatus: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var role: Tessera_V1_Role = .unspecified
+
+  /// The member id within its role (shard id, data-shard index).
+  public var id: UInt32 = 0
+
+  /// "host:port" of its gRPC service (servers; empty for workers).
+  public var address: String = String()
+
+  /// Its operating-system process id and host name, as it registered.
+  public var pid: Int64 = 0
+
+  public var host: String = String()
+
+  /// Seconds since its last heartbeat (or registration).
+  public var lastHeartbeatAgeSeconds: Double = 0
+
+  /// "host:port" of its Prometheus metrics endpoint; empty when it serves none.
+  public var metricsAddress: String = String()
+
+  /// The scheduler has told it to stop.
+  public var toldToStop: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Tessera_V1_ShutdownRequest: Sendable {
@@ -774,7 +871,7 @@ nonisolated extension Tessera_V1_Role: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Tessera_V1_RegisterRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RegisterRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}role\0\u{1}address\0\u{1}pid\0\u{1}hostname\0\u{3}requested_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}role\0\u{1}address\0\u{1}pid\0\u{1}hostname\0\u{3}requested_id\0\u{3}metrics_address\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -787,6 +884,7 @@ nonisolated extension Tessera_V1_RegisterRequest: SwiftProtobuf.Message, SwiftPr
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.pid) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.hostname) }()
       case 5: try { try decoder.decodeSingularUInt32Field(value: &self._requestedID) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.metricsAddress) }()
       default: break
       }
     }
@@ -812,6 +910,9 @@ nonisolated extension Tessera_V1_RegisterRequest: SwiftProtobuf.Message, SwiftPr
     try { if let v = self._requestedID {
       try visitor.visitSingularUInt32Field(value: v, fieldNumber: 5)
     } }()
+    if !self.metricsAddress.isEmpty {
+      try visitor.visitSingularStringField(value: self.metricsAddress, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -821,6 +922,7 @@ nonisolated extension Tessera_V1_RegisterRequest: SwiftProtobuf.Message, SwiftPr
     if lhs.pid != rhs.pid {return false}
     if lhs.hostname != rhs.hostname {return false}
     if lhs._requestedID != rhs._requestedID {return false}
+    if lhs.metricsAddress != rhs.metricsAddress {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1434,7 +1536,7 @@ nonisolated extension Tessera_V1_JobStatusRequest: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Tessera_V1_JobStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".JobStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}state\0\u{1}epoch\0\u{1}epochs\0\u{1}latest\0\u{1}best\0\u{1}test\0\u{1}message\0\u{3}examples_per_second\0\u{3}sample_user_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}state\0\u{1}epoch\0\u{1}epochs\0\u{1}latest\0\u{1}best\0\u{1}test\0\u{1}message\0\u{3}examples_per_second\0\u{3}sample_user_id\0\u{1}members\0\u{3}shard_map\0\u{1}health\0\u{3}metrics_address\0\u{3}feedback_end_offset\0\u{3}feedback_reflected_offset\0\u{1}loss\0\u{3}uptime_seconds\0\u{1}phase\0")
 
   fileprivate class _StorageClass {
     var _state: Tessera_V1_JobStatus.State = .unspecified
@@ -1446,6 +1548,15 @@ nonisolated extension Tessera_V1_JobStatus: SwiftProtobuf.Message, SwiftProtobuf
     var _message: String = String()
     var _examplesPerSecond: Double = 0
     var _sampleUserID: String = String()
+    var _members: [Tessera_V1_MemberStatus] = []
+    var _shardMap: Tessera_V1_ShardMap? = nil
+    var _health: String = String()
+    var _metricsAddress: String = String()
+    var _feedbackEndOffset: UInt64 = 0
+    var _feedbackReflectedOffset: UInt64 = 0
+    var _loss: Double = 0
+    var _uptimeSeconds: Double = 0
+    var _phase: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1465,6 +1576,15 @@ nonisolated extension Tessera_V1_JobStatus: SwiftProtobuf.Message, SwiftProtobuf
       _message = source._message
       _examplesPerSecond = source._examplesPerSecond
       _sampleUserID = source._sampleUserID
+      _members = source._members
+      _shardMap = source._shardMap
+      _health = source._health
+      _metricsAddress = source._metricsAddress
+      _feedbackEndOffset = source._feedbackEndOffset
+      _feedbackReflectedOffset = source._feedbackReflectedOffset
+      _loss = source._loss
+      _uptimeSeconds = source._uptimeSeconds
+      _phase = source._phase
     }
   }
 
@@ -1492,6 +1612,15 @@ nonisolated extension Tessera_V1_JobStatus: SwiftProtobuf.Message, SwiftProtobuf
         case 7: try { try decoder.decodeSingularStringField(value: &_storage._message) }()
         case 8: try { try decoder.decodeSingularDoubleField(value: &_storage._examplesPerSecond) }()
         case 9: try { try decoder.decodeSingularStringField(value: &_storage._sampleUserID) }()
+        case 10: try { try decoder.decodeRepeatedMessageField(value: &_storage._members) }()
+        case 11: try { try decoder.decodeSingularMessageField(value: &_storage._shardMap) }()
+        case 12: try { try decoder.decodeSingularStringField(value: &_storage._health) }()
+        case 13: try { try decoder.decodeSingularStringField(value: &_storage._metricsAddress) }()
+        case 14: try { try decoder.decodeSingularUInt64Field(value: &_storage._feedbackEndOffset) }()
+        case 15: try { try decoder.decodeSingularUInt64Field(value: &_storage._feedbackReflectedOffset) }()
+        case 16: try { try decoder.decodeSingularDoubleField(value: &_storage._loss) }()
+        case 17: try { try decoder.decodeSingularDoubleField(value: &_storage._uptimeSeconds) }()
+        case 18: try { try decoder.decodeSingularStringField(value: &_storage._phase) }()
         default: break
         }
       }
@@ -1531,6 +1660,33 @@ nonisolated extension Tessera_V1_JobStatus: SwiftProtobuf.Message, SwiftProtobuf
       if !_storage._sampleUserID.isEmpty {
         try visitor.visitSingularStringField(value: _storage._sampleUserID, fieldNumber: 9)
       }
+      if !_storage._members.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._members, fieldNumber: 10)
+      }
+      try { if let v = _storage._shardMap {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      } }()
+      if !_storage._health.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._health, fieldNumber: 12)
+      }
+      if !_storage._metricsAddress.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._metricsAddress, fieldNumber: 13)
+      }
+      if _storage._feedbackEndOffset != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._feedbackEndOffset, fieldNumber: 14)
+      }
+      if _storage._feedbackReflectedOffset != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._feedbackReflectedOffset, fieldNumber: 15)
+      }
+      if _storage._loss.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._loss, fieldNumber: 16)
+      }
+      if _storage._uptimeSeconds.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._uptimeSeconds, fieldNumber: 17)
+      }
+      if !_storage._phase.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._phase, fieldNumber: 18)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1549,6 +1705,15 @@ nonisolated extension Tessera_V1_JobStatus: SwiftProtobuf.Message, SwiftProtobuf
         if _storage._message != rhs_storage._message {return false}
         if _storage._examplesPerSecond != rhs_storage._examplesPerSecond {return false}
         if _storage._sampleUserID != rhs_storage._sampleUserID {return false}
+        if _storage._members != rhs_storage._members {return false}
+        if _storage._shardMap != rhs_storage._shardMap {return false}
+        if _storage._health != rhs_storage._health {return false}
+        if _storage._metricsAddress != rhs_storage._metricsAddress {return false}
+        if _storage._feedbackEndOffset != rhs_storage._feedbackEndOffset {return false}
+        if _storage._feedbackReflectedOffset != rhs_storage._feedbackReflectedOffset {return false}
+        if _storage._loss != rhs_storage._loss {return false}
+        if _storage._uptimeSeconds != rhs_storage._uptimeSeconds {return false}
+        if _storage._phase != rhs_storage._phase {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -1560,6 +1725,71 @@ nonisolated extension Tessera_V1_JobStatus: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Tessera_V1_JobStatus.State: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0STATE_UNSPECIFIED\0\u{1}STATE_STARTING\0\u{1}STATE_TRAINING\0\u{1}STATE_SERVING\0\u{1}STATE_FAILED\0\u{1}STATE_STOPPING\0")
+}
+
+nonisolated extension Tessera_V1_MemberStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MemberStatus"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}role\0\u{1}id\0\u{1}address\0\u{1}pid\0\u{1}host\0\u{3}last_heartbeat_age_seconds\0\u{3}metrics_address\0\u{3}told_to_stop\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.role) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.id) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.address) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.pid) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.host) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self.lastHeartbeatAgeSeconds) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.metricsAddress) }()
+      case 8: try { try decoder.decodeSingularBoolField(value: &self.toldToStop) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.role != .unspecified {
+      try visitor.visitSingularEnumField(value: self.role, fieldNumber: 1)
+    }
+    if self.id != 0 {
+      try visitor.visitSingularUInt32Field(value: self.id, fieldNumber: 2)
+    }
+    if !self.address.isEmpty {
+      try visitor.visitSingularStringField(value: self.address, fieldNumber: 3)
+    }
+    if self.pid != 0 {
+      try visitor.visitSingularInt64Field(value: self.pid, fieldNumber: 4)
+    }
+    if !self.host.isEmpty {
+      try visitor.visitSingularStringField(value: self.host, fieldNumber: 5)
+    }
+    if self.lastHeartbeatAgeSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.lastHeartbeatAgeSeconds, fieldNumber: 6)
+    }
+    if !self.metricsAddress.isEmpty {
+      try visitor.visitSingularStringField(value: self.metricsAddress, fieldNumber: 7)
+    }
+    if self.toldToStop != false {
+      try visitor.visitSingularBoolField(value: self.toldToStop, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tessera_V1_MemberStatus, rhs: Tessera_V1_MemberStatus) -> Bool {
+    if lhs.role != rhs.role {return false}
+    if lhs.id != rhs.id {return false}
+    if lhs.address != rhs.address {return false}
+    if lhs.pid != rhs.pid {return false}
+    if lhs.host != rhs.host {return false}
+    if lhs.lastHeartbeatAgeSeconds != rhs.lastHeartbeatAgeSeconds {return false}
+    if lhs.metricsAddress != rhs.metricsAddress {return false}
+    if lhs.toldToStop != rhs.toldToStop {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
 }
 
 nonisolated extension Tessera_V1_ShutdownRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

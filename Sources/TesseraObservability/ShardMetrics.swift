@@ -1,0 +1,167 @@
+import Prometheus
+import Synchronization
+import TesseraCore
+
+/// A shard server's metrics (`tessera_shard_*`), registered in the process's registry.
+///
+/// Counters move as requests are served (`recordPull`, `recordPush`, …); gauges
+/// that describe state (rows, bytes, staleness, hot keys) are set by `refresh`
+/// just before each scrape. Thread-safe.
+public final class ShardMetrics: Sendable {
+    /// What `refresh` reads off one table.
+    public struct TableState: Sendable {
+        public var name: String
+        public var rows: Int
+        public var bytes: Int
+        public init(name: String, rows: Int, bytes: Int) {
+            self.name = name
+            self.rows = rows
+            self.bytes = bytes
+        }
+    }
+
+    /// Hot keys exported as `tessera_shard_hot_key_pulls{rank,table,key}`.
+    public static let hotKeyCount = 10
+
+    public let registry: PrometheusCollectorRegistry
+    public let hotKeys = HotKeys()
+    let pullRequests: Counter
+    let pullRows: Counter
+    let pullBytes: Counter
+    let pushRequests: Counter
+    let pushRows: Counter
+    let pushBytes: Counter
+    let pullSeconds: DurationHistogram
+    let pushSeconds: DurationHistogram
+    let scoreSeconds: DurationHistogram
+    let scoreRequests: Counter
+    let counterUpdates: Counter
+    let lastPushAge: Gauge
+    let mapVersion: Gauge
+    let shardID: Gauge
+    /// Keys admitted into a table (reserved for admission control, issue 5 part 5:
+    /// nothing increments it until that exists).
+    public let admissions: Counter
+    /// Rows evicted by TTL, LRU or the memory cap (reserved, as `admissions`).
+    public let evictions: Counter
+    private let lastPush = Mutex<ContinuousClock.Instant?>(nil)
+    private let errors = Mutex<[String: Counter]>([:])
+    private let tableGauges = Mutex<[String: (rows: Gauge, bytes: Gauge)]>([:])
+    private let hotGauges = Mutex<[Gauge]>([])
+
+    /// Registers in a new registry of its own (one per process).
+    public convenience init() {
+        self.init(registry: PrometheusCollectorRegistry())
+    }
+
+    public init(registry: PrometheusCollectorRegistry) {
+        self.registry = registry
+        pullRequests = registry.counter("tessera_shard_pull_requests_total", help: "Pull requests served.")
+        pullRows = registry.counter("tessera_shard_pull_rows_total", help: "Rows returned by Pull.")
+        pullBytes = registry.counter("tessera_shard_pull_bytes_total", help: "Row payload bytes returned by Pull.")
+        pushRequests = registry.counter("tessera_shard_push_requests_total", help: "Push requests applied.")
+        pushRows = registry.counter("tessera_shard_push_rows_total", help: "Gradient rows received by Push.")
+        pushBytes = registry.counter("tessera_shard_push_bytes_total", help: "Gradient payload bytes received by Push.")
+        pullSeconds = registry.durationHistogram("tessera_shard_pull_seconds", buckets: Self.latencyBuckets,
+                                                     help: "Time to serve one Pull.")
+        pushSeconds = registry.durationHistogram("tessera_shard_push_seconds", buckets: Self.latencyBuckets,
+                                                     help: "Time to apply one Push.")
+        scoreSeconds = registry.durationHistogram("tessera_shard_score_items_seconds", buckets: Self.latencyBuckets,
+                                                      help: "Time to serve one ScoreItems (a shard's part of Recommend).")
+        scoreRequests = registry.counter("tessera_shard_score_items_requests_total", help: "ScoreItems requests served.")
+        counterUpdates = registry.counter("tessera_shard_counter_updates_total", help: "UpdateCounters requests applied (feedback counters).")
+        lastPushAge = registry.gauge("tessera_shard_last_push_age_seconds",
+                                         help: "Seconds since the last Push was applied (staleness of the rows); -1 before the first.")
+        mapVersion = registry.gauge("tessera_shard_map_version", help: "Shard-map version this shard serves (0 before the first map).")
+        shardID = registry.gauge("tessera_shard_id", help: "This shard's id (-1 until the scheduler assigns one).")
+        admissions = registry.counter("tessera_shard_admissions_total",
+                                          help: "Keys admitted into a table by admission control (reserved: no admission control yet).")
+        evictions = registry.counter("tessera_shard_evictions_total",
+                                         help: "Rows evicted by age, least-recent use or the memory cap (reserved: no eviction yet).")
+        shardID.set(-1.0)
+        lastPushAge.set(-1.0)
+    }
+
+    /// Latency buckets: 100 µs to 10 s.
+    public static let latencyBuckets: [Duration] = [
+        .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
+        .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+        .seconds(1), .seconds(2.5), .seconds(10),
+    ]
+
+    public func recordPull(table: String, keys: [UInt64], bytes: Int, duration: Duration) {
+        pullRequests.increment()
+        pullRows.increment(by: Int64(keys.count))
+        pullBytes.increment(by: Int64(bytes))
+        pullSeconds.record(duration)
+        hotKeys.record(table: table, keys: keys)
+    }
+
+    public func recordPush(rows: Int, bytes: Int, duration: Duration) {
+        pushRequests.increment()
+        pushRows.increment(by: Int64(rows))
+        pushBytes.increment(by: Int64(bytes))
+        pushSeconds.record(duration)
+        lastPush.withLock { $0 = .now }
+    }
+
+    public func recordScore(duration: Duration) {
+        scoreRequests.increment()
+        scoreSeconds.record(duration)
+    }
+
+    public func recordCounterUpdate() {
+        counterUpdates.increment()
+    }
+
+    /// Counts a refused or failed call of `method` with gRPC status `code` ("invalid_argument", …).
+    public func recordError(method: String, code: String) {
+        let counter = errors.withLock { errors in
+            let key = "\(method)/\(code)"
+            if let counter = errors[key] { return counter }
+            let counter = registry.counter("tessera_shard_errors_total", labels: [("method", method), ("code", code)],
+                                               help: "Calls answered with an error, by method and gRPC status.")
+            errors[key] = counter
+            return counter
+        }
+        counter.increment()
+    }
+
+    /// Sets the state gauges: call before a scrape.
+    public func refresh(shardID id: UInt32?, mapVersion version: UInt64?, tables: [TableState]) {
+        shardID.set(id.map(Double.init) ?? -1)
+        mapVersion.set(Double(version ?? 0))
+        if let last = lastPush.withLock({ $0 }) {
+            lastPushAge.set((ContinuousClock.now - last).seconds)
+        }
+        for table in tables {
+            let gauges = tableGauges.withLock { gauges in
+                if let existing = gauges[table.name] { return existing }
+                let made = (rows: registry.gauge("tessera_shard_rows", labels: [("table", table.name)],
+                                                     help: "Rows this shard holds, by table."),
+                            bytes: registry.gauge("tessera_shard_bytes", labels: [("table", table.name)],
+                                                      help: "Bytes of rows and optimizer state this shard holds, by table."))
+                gauges[table.name] = made
+                return made
+            }
+            gauges.rows.set(Double(table.rows))
+            gauges.bytes.set(Double(table.bytes))
+        }
+        refreshHotKeys()
+    }
+
+    /// `tessera_shard_hot_key_pulls{rank="1",table="item",key="42"}`: sampled pull counts of the most pulled keys.
+    private func refreshHotKeys() {
+        let top = hotKeys.top(Self.hotKeyCount)
+        hotGauges.withLock { gauges in
+            for gauge in gauges { registry.unregisterGauge(gauge) }
+            gauges = top.enumerated().map { rank, entry in
+                let gauge = registry.gauge("tessera_shard_hot_key_pulls",
+                                               labels: [("rank", "\(rank + 1)"), ("table", entry.table), ("key", "\(entry.key)")],
+                                               help: "Sampled pull counts of the most pulled keys (rank 1 is the hottest).")
+                gauge.set(Double(entry.count))
+                return gauge
+            }
+        }
+    }
+}
