@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the system packages Tessera builds against, if any is missing (Debian/Ubuntu):
 # the C++ gRPC library and protobuf (behind the C shim), OpenBLAS (dense math), and
-# Chromium (the test that renders `tessera report`'s page headless).
+# Chromium (the test that renders `tessera report`'s page headless), and iproute2 (the
+# multi-host test puts each role in its own network namespace).
 set -euo pipefail
 
-packages=(libgrpc++-dev libprotobuf-dev libopenblas-dev pkg-config chromium)
+packages=(libgrpc++-dev libprotobuf-dev libopenblas-dev pkg-config chromium iproute2)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -11,14 +11,14 @@ final class Spawned: @unchecked Sendable {
     let stdoutPath: String
     let stderrPath: String
 
-    /// Starts `tessera arguments…` in `directory`.
-    init(_ arguments: [String], in directory: URL, environment: [String: String] = [:]) throws {
+    /// Starts `tessera arguments…` (or `executable arguments…`) in `directory`.
+    init(_ arguments: [String], in directory: URL, environment: [String: String] = [:], executable: String = Harness.binary) throws {
         let id = UUID().uuidString.prefix(8)
         stdoutPath = directory.appendingPathComponent("stdout-\(id).txt").path
         stderrPath = directory.appendingPathComponent("stderr-\(id).txt").path
         _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: Harness.binary)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.currentDirectoryURL = directory
         var env = ProcessInfo.processInfo.environment
