@@ -23,6 +23,7 @@ public struct ClusterConfig: Sendable, Codable, Hashable {
     public var online = OnlineSettings()
     public var ranking = RankingSettings()
     public var checkpoint = CheckpointSettings()
+    public var security = SecuritySettings()
 
     public init() {}
 

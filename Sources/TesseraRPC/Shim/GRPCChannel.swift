@@ -25,14 +25,21 @@ public final class GRPCChannel: Sendable {
     public let defaultMetadata: [(key: String, value: String)]
     private let handle: ShimHandle
 
+    /// - Parameter tls: connect with TLS (nil: plaintext).
     public init(target: String, maxMessageBytes: Int = 64 << 20,
-                defaultMetadata: [(key: String, value: String)] = []) throws(RPCError) {
+                defaultMetadata: [(key: String, value: String)] = [], tls: ClientTLS? = nil) throws(RPCError) {
         self.target = target
         self.defaultMetadata = defaultMetadata
-        var options = tsr_channel_options(max_message_bytes: Int32(clamping: maxMessageBytes))
         var out: OpaquePointer? = nil
-        try checkShim("cannot open a channel to \(target)") { error in
-            tsr_channel_create(target, &options, &out, error)
+        try withOptionalCStrings([tls?.rootCertificates, tls?.certificateChain, tls?.privateKey, tls?.serverName]) {
+            (strings) throws(RPCError) in
+            var options = tsr_channel_options(
+                max_message_bytes: Int32(clamping: maxMessageBytes), use_tls: tls == nil ? 0 : 1,
+                tls_root_certificates: strings[0], tls_certificate_chain: strings[1], tls_private_key: strings[2],
+                tls_server_name: strings[3])
+            try checkShim("cannot open a channel to \(target)") { error in
+                tsr_channel_create(target, &options, &out, error)
+            }
         }
         guard let out else { throw RPCError(.internal, "shim returned no channel for \(target)") }
         handle = ShimHandle(pointer: out)
@@ -103,4 +110,11 @@ extension Duration {
         let (seconds, attoseconds) = components
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
+}
+
+/// Lays `strings` out as C strings (NULL for nil) valid for the duration of `body`.
+func withOptionalCStrings<R, E: Error>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) throws(E) -> R) throws(E) -> R {
+    let copies = strings.map { $0.map { strdup($0) } ?? nil }
+    defer { for copy in copies { free(copy) } }
+    return try body(copies.map { $0.map { UnsafePointer($0) } })
 }
