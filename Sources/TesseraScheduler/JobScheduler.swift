@@ -47,6 +47,8 @@ public actor JobScheduler: SchedulerService {
     private var barrierWaiters = Waitlist<UInt64, UInt64>()
     private var taskWaiters = Waitlist<UInt32, Tessera_V1_Task>()
     private var parameters: ShardedParameterClient?
+    /// Token and TLS of the scheduler's calls to shards.
+    private let security: ClientSecurity
     private let stateDirectory: String
     private var epochsTrained = 0
     private var context: Task<EvaluationContext, Error>?
@@ -77,8 +79,9 @@ public actor JobScheduler: SchedulerService {
     ///   - recover: continue the job recorded in `stateDirectory` (same run id, members and shard map):
     ///     serving and online learning resume; offline training is not repeated.
     public init(config: ClusterConfig, stateDirectory: String, recover: Bool = false, outputs: Outputs = Outputs(),
-                console: Console = Console(), logger: Logger) throws {
+                console: Console = Console(), logger: Logger, security: ClientSecurity = .insecure) throws {
         self.config = config
+        self.security = security
         self.outputs = outputs
         self.console = console
         self.logger = logger
@@ -97,7 +100,7 @@ public actor JobScheduler: SchedulerService {
         inference = try OnlineServing(config: config, hub: feedback, logger: logger)
         if let recorded {
             coordinator.restore(servers: recorded.servers, onlineWorkers: recorded.onlineWorkers, routing: recorded.routing, now: 0)
-            parameters = try ShardedParameterClient(routing: recorded.routing)
+            parameters = try ShardedParameterClient(routing: recorded.routing, security: security)
             epochsTrained = recorded.epochsTrained
             inference.setModelVersion(UInt64(recorded.epochsTrained))
             finalReportDone = true
@@ -322,7 +325,7 @@ public actor JobScheduler: SchedulerService {
             switch directive {
             case .publishShardMap(let routing):
                 do {
-                    parameters = try ShardedParameterClient(routing: routing)
+                    parameters = try ShardedParameterClient(routing: routing, security: security)
                 } catch {
                     apply(coordinator.fail("cannot open channels to the shards: \(error)"))
                     return

@@ -36,15 +36,20 @@ public struct SchedulerRole: Sendable {
     }
 
     /// Binds the port, starts the job and returns at once.
+    ///
+    /// Security (token, TLS, limits) comes from `config.security`; the token is read
+    /// from the environment or the file it names.
     public func start(logger: Logger, console: Console = Console()) async throws -> Running {
+        let security = try ResolvedSecurity(settings: config.security)
         let scheduler = try JobScheduler(config: config, stateDirectory: stateDirectory, recover: recover, outputs: outputs,
-                                         console: console, logger: logger)
+                                         console: console, logger: logger, security: security.client)
         var router = RPCRouter()
         router.register(scheduler)
         router.register(scheduler.inference)
         let server: GRPCServer
         do {
-            server = try GRPCServer(host: config.scheduler.host, port: config.scheduler.port, router: router)
+            server = try GRPCServer(host: config.scheduler.host, port: config.scheduler.port, router: router,
+                                    options: ServerOptions(security: security.server))
         } catch {
             throw RPCError(error.code, "\(error.message) (scheduler.host / scheduler.port in the config)")
         }

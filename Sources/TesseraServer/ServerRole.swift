@@ -27,6 +27,9 @@ public struct ServerRole: Sendable {
     /// full; a missing, damaged or mismatched one stops the shard with a
     /// message naming the file (and, once registered, reports it to the scheduler).
     public var restoreDirectory: String?
+    /// Token, TLS and limits of its server and its calls (`ResolvedSecurity.fromEnvironment()` in
+    /// `tessera server`); the config's `security.limits` replace the limits once it has joined.
+    public var security: ResolvedSecurity = .insecure
 
     public init(schedulerAddress: String, host: String = "127.0.0.1", port: Int = 0, advertisedHost: String? = nil,
                 shardID: UInt32? = nil) {
@@ -47,13 +50,14 @@ public struct ServerRole: Sendable {
         let slot = ShardSlot()
         var router = RPCRouter()
         router.register(slot)
-        let server = try GRPCServer(host: host, port: port, router: router, options: ServerOptions(echo: benchEcho))
+        let server = try GRPCServer(host: host, port: port, router: router, options: ServerOptions(echo: benchEcho, security: security.server))
         let address = "\(advertisedHost ?? host):\(server.port)"
         logger.info("listening", metadata: ["address": "\(address)"])
         do {
             let session = try await MemberSession.join(schedulerAddress: schedulerAddress, role: .server, address: address,
-                                                       requestedID: shardID)
+                                                       requestedID: shardID, security: security.client)
             let membership = session.membership
+            server.update(limits: membership.config.security.limits)
             let shard: ShardService
             do {
                 if let root = restoreDirectory {

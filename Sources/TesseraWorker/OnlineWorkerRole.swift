@@ -14,6 +14,8 @@ import TesseraRPC
 public struct OnlineWorkerRole: Sendable {
     public var schedulerAddress: String
     public var workerID: UInt32?
+    /// Token and TLS for its calls (`ResolvedSecurity.fromEnvironment()` in `tessera worker`).
+    public var security: ClientSecurity = .insecure
 
     public init(schedulerAddress: String, workerID: UInt32? = nil) {
         self.schedulerAddress = schedulerAddress
@@ -22,7 +24,7 @@ public struct OnlineWorkerRole: Sendable {
 
     public func run(logger: Logger) async throws {
         let session = try await MemberSession.join(schedulerAddress: schedulerAddress, role: .onlineWorker, address: "",
-                                                   requestedID: workerID)
+                                                   requestedID: workerID, security: security)
         let membership = session.membership
         let config = membership.config
         var workerLogger = logger
@@ -80,7 +82,7 @@ struct OnlineLearner {
         }
         dim = userTable.dim
         groups = UserGroups(bits: config.serving.userGroupBits, dim: dim, seed: config.serving.seed)
-        parameters = try ShardedParameterClient(routing: try await session.shardMap())
+        parameters = try session.parameterClient(routing: try await session.shardMap())
         // The item universe and each user's training items, for negative sampling.
         let data = try PreparedData.load(config.data, split: config.split, heldOut: false)
         sampler = NegativeSampler(items: data.items, train: data.train)

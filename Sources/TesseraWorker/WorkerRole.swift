@@ -13,6 +13,8 @@ public struct WorkerRole: Sendable {
     public var schedulerAddress: String
     /// The data-shard index to ask for; nil takes any free one.
     public var workerID: UInt32?
+    /// Token and TLS for its calls (`ResolvedSecurity.fromEnvironment()` in `tessera worker`).
+    public var security: ClientSecurity = .insecure
 
     public init(schedulerAddress: String, workerID: UInt32? = nil) {
         self.schedulerAddress = schedulerAddress
@@ -21,7 +23,7 @@ public struct WorkerRole: Sendable {
 
     public func run(logger: Logger) async throws {
         let session = try await MemberSession.join(schedulerAddress: schedulerAddress, role: .worker, address: "",
-                                                   requestedID: workerID)
+                                                   requestedID: workerID, security: security)
         let membership = session.membership
         let config = membership.config
         var workerLogger = logger
@@ -58,7 +60,7 @@ public struct WorkerRole: Sendable {
         let config = membership.config
         let sharding = DataSharding(index: Int(membership.memberID), count: Int(membership.memberCount))
         let routing = try await session.shardMap()
-        let parameters = try ShardedParameterClient(routing: routing)
+        let parameters = try session.parameterClient(routing: routing)
 
         let clock = ContinuousClock()
         let loadStart = clock.now

@@ -114,6 +114,8 @@ struct ServerCommand: AsyncParsableCommand {
     @Flag(help: .hidden)
     var benchEcho = false
 
+    @OptionGroup var security: SecurityOptions
+
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
@@ -122,6 +124,7 @@ struct ServerCommand: AsyncParsableCommand {
             var role = ServerRole(schedulerAddress: scheduler, host: host, port: port, advertisedHost: advertise, shardID: id)
             role.benchEcho = benchEcho
             role.restoreDirectory = restore.map(absolute)
+            role.security = try security.resolve()
             try await role.run(logger: logger)
         } catch {
             logger.error("shard failed", metadata: ["error": "\(error)"])
@@ -144,15 +147,22 @@ struct WorkerCommand: AsyncParsableCommand {
     @Flag(help: "Learn from the feedback log while the cluster serves (an online worker).")
     var online = false
 
+    @OptionGroup var security: SecurityOptions
+
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
         let logger = try logging.bootstrap(label: online ? "tessera.online" : "tessera.worker")
         do {
+            let client = try security.resolve().client
             if online {
-                try await OnlineWorkerRole(schedulerAddress: scheduler, workerID: id).run(logger: logger)
+                var role = OnlineWorkerRole(schedulerAddress: scheduler, workerID: id)
+                role.security = client
+                try await role.run(logger: logger)
             } else {
-                try await WorkerRole(schedulerAddress: scheduler, workerID: id).run(logger: logger)
+                var role = WorkerRole(schedulerAddress: scheduler, workerID: id)
+                role.security = client
+                try await role.run(logger: logger)
             }
         } catch {
             logger.error("worker failed", metadata: ["error": "\(error)"])

@@ -37,7 +37,8 @@ public struct ResolvedSecurity: Sendable {
                                       requireClientCertificate: tls.mutual)
             }
         }
-        client = ClientSecurity(token: token, tls: clientTLS, maxMessageBytes: max(64 << 20, settings.limits.maxMessageBytes))
+        client = ClientSecurity(token: token, tls: clientTLS, maxMessageBytes: max(64 << 20, settings.limits.maxMessageBytes),
+                                maxKeysPerRequest: settings.limits.maxKeysPerRequest)
         server = ServerSecurity(token: token, tls: serverTLS, limits: settings.limits)
     }
 

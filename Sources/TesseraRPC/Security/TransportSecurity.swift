@@ -60,11 +60,14 @@ public struct ClientSecurity: Sendable {
     public var tls: ClientTLS?
     /// Largest message the channel sends or accepts.
     public var maxMessageBytes: Int
+    /// The servers' `max_keys_per_request`: sharded clients split larger batches.
+    public var maxKeysPerRequest: Int
 
-    public init(token: String? = nil, tls: ClientTLS? = nil, maxMessageBytes: Int = 64 << 20) {
+    public init(token: String? = nil, tls: ClientTLS? = nil, maxMessageBytes: Int = 64 << 20, maxKeysPerRequest: Int = .max) {
         self.token = token
         self.tls = tls
         self.maxMessageBytes = maxMessageBytes
+        self.maxKeysPerRequest = maxKeysPerRequest
     }
 
     /// No token, plaintext.
