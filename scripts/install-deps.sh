@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the system packages Tessera builds against, if any is missing (Debian/Ubuntu):
-# the C++ gRPC library and protobuf (behind the C shim), and OpenBLAS (dense math).
+# the C++ gRPC library and protobuf (behind the C shim), OpenBLAS (dense math), and openssl
+# (the security tests make throwaway certificates with it).
 set -euo pipefail
 
-packages=(libgrpc++-dev libprotobuf-dev libopenblas-dev pkg-config)
+packages=(libgrpc++-dev libprotobuf-dev libopenblas-dev pkg-config openssl)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
