@@ -23,6 +23,8 @@ public final class GRPCChannel: Sendable {
     public let target: String
     /// Metadata sent with every call on this channel (e.g. an auth token).
     public let defaultMetadata: [(key: String, value: String)]
+    /// Whether the channel connects with TLS.
+    public let usesTLS: Bool
     private let handle: ShimHandle
 
     /// - Parameter tls: connect with TLS (nil: plaintext).
@@ -30,6 +32,7 @@ public final class GRPCChannel: Sendable {
                 defaultMetadata: [(key: String, value: String)] = [], tls: ClientTLS? = nil) throws(RPCError) {
         self.target = target
         self.defaultMetadata = defaultMetadata
+        self.usesTLS = tls != nil
         var out: OpaquePointer? = nil
         try withOptionalCStrings([tls?.rootCertificates, tls?.certificateChain, tls?.privateKey, tls?.serverName]) {
             (strings) throws(RPCError) in
@@ -56,7 +59,8 @@ public final class GRPCChannel: Sendable {
         let timeoutMs: Int64 = options.timeout.map { Int64(max(1, $0.milliseconds)) } ?? 0
         let metadata = defaultMetadata + options.metadata
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Data, Error>) in
-            let box = Unmanaged.passRetained(UnaryCompletion(continuation: continuation, method: method, target: target))
+            let box = Unmanaged.passRetained(UnaryCompletion(continuation: continuation, method: method, target: target,
+                                                                            usesTLS: usesTLS))
             withMetadata(metadata) { entries, count in
                 request.withUnsafeBufferPointer { bytes in
                     tsr_channel_unary(handle.pointer, method, bytes.baseAddress, bytes.count, timeoutMs,
@@ -72,11 +76,13 @@ private final class UnaryCompletion {
     let continuation: CheckedContinuation<Data, Error>
     let method: String
     let target: String
+    let usesTLS: Bool
 
-    init(continuation: CheckedContinuation<Data, Error>, method: String, target: String) {
+    init(continuation: CheckedContinuation<Data, Error>, method: String, target: String, usesTLS: Bool) {
         self.continuation = continuation
         self.method = method
         self.target = target
+        self.usesTLS = usesTLS
     }
 }
 
@@ -89,7 +95,10 @@ private let unaryCallback: tsr_unary_callback = { context, code, message, respon
     } else {
         let text = message.map { String(cString: $0) } ?? ""
         let status = RPCStatusCode(shim: code)
-        let detail = text.isEmpty ? "\(status)" : text
+        var detail = text.isEmpty ? "\(status)" : text
+        if status == .unavailable && completion.usesTLS {
+            detail += " (with TLS, also check that the server's certificate chains to the CA given and names the host dialled, and, under mutual TLS, that this client presents a certificate the server trusts)"
+        }
         completion.continuation.resume(throwing: RPCError(status, "\(completion.method) on \(completion.target): \(detail)"))
     }
 }
