@@ -6,22 +6,32 @@ import Glibc
 
 /// A whole cluster with a token and mutual TLS, launched as a user would.
 @Suite(.serialized) struct SecureClusterTests {
-    /// Throwaway certificates (scripts/make-test-certs.sh) in `directory/certs`.
-    static func makeCertificates(in directory: URL) throws -> URL {
+    /// Throwaway certificates (scripts/make-test-certs.sh) in `directory/certs`, made on a
+    /// thread of their own so no thread of the cooperative pool blocks on openssl.
+    static func makeCertificates(in directory: URL) async throws -> URL {
         let certs = directory.appendingPathComponent("certs")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [Harness.root.appendingPathComponent("scripts/make-test-certs.sh").path, certs.path]
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "make-test-certs.sh failed (is openssl installed?)")
+        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/bin/bash")
+                process.arguments = [Harness.root.appendingPathComponent("scripts/make-test-certs.sh").path, certs.path]
+                do {
+                    try process.run()
+                    process.waitUntilExit()
+                    continuation.resume(returning: process.terminationStatus)
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+        #expect(status == 0, "make-test-certs.sh failed (is openssl installed?)")
         return certs
     }
 
     @Test func securedClusterTrainsAndAnswersOnlyWithTheToken() async throws {
         let dir = try Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let certs = try Self.makeCertificates(in: dir)
+        let certs = try await Self.makeCertificates(in: dir)
         let token = "tok-\(UUID().uuidString)"
         try "\(token)\n".write(to: dir.appendingPathComponent("token"), atomically: true, encoding: .utf8)
         let config = try Harness.writeConfig(in: dir, epochs: 2, extra: """

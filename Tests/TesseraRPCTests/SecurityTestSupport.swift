@@ -7,7 +7,18 @@ struct TestCertificates {
     let directory: URL
 
     /// Makes them with openssl; throws with its output when that fails.
-    static func make() throws -> TestCertificates {
+    ///
+    /// Waits on a thread of its own: blocking a thread of the cooperative pool would
+    /// stall other tests' loopback servers on a two-core machine.
+    static func make() async throws -> TestCertificates {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try makeBlocking() })
+            }
+        }
+    }
+
+    private static func makeBlocking() throws -> TestCertificates {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-certs-\(UUID().uuidString.prefix(8))")
         let process = Process()

@@ -9,7 +9,7 @@ import TesseraServer
     static let token = "s3cret-token-for-tests"
 
     static func stats(_ channel: GRPCChannel) async -> (code: RPCStatusCode, message: String) {
-        await statusOf { _ = try await ParameterServerClient(channel: channel).stats(options: CallOptions(timeout: .seconds(5))) }
+        await statusOf { _ = try await ParameterServerClient(channel: channel).stats() }
     }
 
     @Test func callsWithoutTheRightTokenAreUnauthenticated() async throws {
@@ -55,7 +55,7 @@ import TesseraServer
     }
 
     @Test func tlsServesClientsThatTrustItsCA() async throws {
-        let certificates = try TestCertificates.make()
+        let certificates = try await TestCertificates.make()
         defer { certificates.remove() }
         let tls = ServerTLS(certificateChain: try certificates.pem("member.pem"), privateKey: try certificates.pem("member.key"))
         try await withSecuredServer(ServerSecurity(token: Self.token, tls: tls)) { server in
@@ -72,7 +72,7 @@ import TesseraServer
     }
 
     @Test func mutualTLSRefusesClientsWithoutACertificate() async throws {
-        let certificates = try TestCertificates.make()
+        let certificates = try await TestCertificates.make()
         defer { certificates.remove() }
         let ca = try certificates.pem("ca.pem")
         let tls = ServerTLS(certificateChain: try certificates.pem("member.pem"), privateKey: try certificates.pem("member.key"),
@@ -92,7 +92,7 @@ import TesseraServer
     }
 
     @Test func configuredTLSResolvesFromFiles() async throws {
-        let certificates = try TestCertificates.make()
+        let certificates = try await TestCertificates.make()
         defer { certificates.remove() }
         var settings = SecuritySettings()
         settings.tokenFile = certificates.path("token")

@@ -196,7 +196,6 @@ extension SecuritySettings {
 
     private static func baseDirectory(of node: ConfigNode) -> String {
         let cwd = FileManager.default.currentDirectoryPath
-        if node.overridden.contains(where: { $0 == "security" || $0.hasPrefix("security.") }) { return cwd }
         let folder = (node.file as NSString).deletingLastPathComponent
         if folder.isEmpty { return cwd }
         return folder.hasPrefix("/") ? folder : "\(cwd)/\(folder)"
@@ -205,7 +204,9 @@ extension SecuritySettings {
     /// The path at `key`, made absolute against `base`.
     static func path(_ node: ConfigNode, _ key: String, base: String) throws(ConfigError) -> String? {
         guard let child = try node.child(key) else { return nil }
-        return absolute(try child.string(), base: base)
+        // A path given with --set is relative to the current directory, like --data.
+        let overridden = child.overridden.contains(child.path)
+        return absolute(try child.string(), base: overridden ? FileManager.default.currentDirectoryPath : base)
     }
 
     static func absolute(_ path: String, base: String) -> String {

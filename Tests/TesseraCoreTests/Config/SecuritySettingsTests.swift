@@ -50,6 +50,14 @@ import TesseraCore
         #expect(security.limits.effectiveBurst == 50)
     }
 
+    @Test func aPathGivenWithSetIsTakenFromTheCurrentDirectory() throws {
+        let config = try ClusterConfig.parse(yaml: "security: {tls: {cert: a.pem, key: a.key}}", file: "/etc/tessera/cluster.yaml",
+                                             overrides: [ConfigOverride(path: "security.tls.key", value: "b.key")])
+        let cwd = FileManager.default.currentDirectoryPath
+        #expect(config.security.tls?.cert == "/etc/tessera/a.pem")
+        #expect(config.security.tls?.key == URL(fileURLWithPath: "\(cwd)/b.key").standardizedFileURL.path)
+    }
+
     @Test func mistakesAreNamed() {
         #expect(error("security: {tls: {cert: a.pem}}")?.message.contains("`key`") == true)
         #expect(error("security: {tls: {cert: a.pem, key: a.key, mutual: true}}")?.message.contains("`ca`") == true)
