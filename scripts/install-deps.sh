@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system packages Tessera builds against, if any is missing (Debian/Ubuntu):
-# the C++ gRPC library and protobuf (behind the C shim), OpenBLAS (dense math), and
-# Chromium (the test that renders `tessera report`'s page headless), and iproute2 (the
-# multi-host test puts each role in its own network namespace).
+# the C++ gRPC library and protobuf (behind the C shim), OpenBLAS (dense math), Chromium
+# (the test that renders `tessera report`'s page headless), iproute2 (the multi-host test
+# puts each role in its own network namespace) and openssl (the security tests make
+# throwaway certificates with it).
 set -euo pipefail
 
-packages=(libgrpc++-dev libprotobuf-dev libopenblas-dev pkg-config chromium iproute2)
+packages=(libgrpc++-dev libprotobuf-dev libopenblas-dev pkg-config chromium iproute2 openssl)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

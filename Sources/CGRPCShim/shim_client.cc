@@ -63,8 +63,31 @@ extern "C" tsr_code tsr_channel_create(const char *target, const tsr_channel_opt
         args.SetMaxSendMessageSize(max_bytes);
         // Each channel gets its own connection rather than sharing a global subchannel.
         args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+        std::shared_ptr<grpc::ChannelCredentials> credentials;
+        if (opts.use_tls != 0) {
+            if ((opts.tls_certificate_chain == nullptr) != (opts.tls_private_key == nullptr)) {
+                SetError(error, "tsr_channel_create: a client certificate needs its private key, and the key its certificate");
+                return TSR_INVALID_ARGUMENT;
+            }
+            grpc::SslCredentialsOptions ssl;
+            if (opts.tls_root_certificates != nullptr) ssl.pem_root_certs = opts.tls_root_certificates;
+            if (opts.tls_certificate_chain != nullptr) {
+                ssl.pem_cert_chain = opts.tls_certificate_chain;
+                ssl.pem_private_key = opts.tls_private_key;
+            }
+            credentials = grpc::SslCredentials(ssl);
+            if (opts.tls_server_name != nullptr && opts.tls_server_name[0] != '\0') {
+                args.SetSslTargetNameOverride(opts.tls_server_name);
+            }
+        } else {
+            credentials = grpc::InsecureChannelCredentials();
+        }
+        if (!credentials) {
+            SetError(error, std::string("could not create TLS credentials for ") + target);
+            return TSR_INVALID_ARGUMENT;
+        }
         auto channel = std::make_unique<tsr_channel>();
-        channel->channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+        channel->channel = grpc::CreateCustomChannel(target, credentials, args);
         if (!channel->channel) {
             SetError(error, std::string("could not create a channel to ") + target);
             return TSR_INVALID_ARGUMENT;

@@ -312,15 +312,40 @@ extern "C" tsr_code tsr_server_start(const char *address, const tsr_server_optio
         // gRPC sets SO_REUSEPORT by default, which lets a second server silently share a
         // busy port; a parameter server must own its port or fail loudly.
         builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+        std::shared_ptr<grpc::ServerCredentials> credentials;
+        if (opts.tls_certificate_chain != nullptr) {
+            if (opts.tls_private_key == nullptr) {
+                SetError(error, "tsr_server_start: a TLS certificate needs its private key");
+                return TSR_INVALID_ARGUMENT;
+            }
+            grpc_ssl_client_certificate_request_type request = GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
+            if (opts.tls_client_ca != nullptr) {
+                request = opts.tls_require_client_certificate != 0
+                              ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                              : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
+            }
+            grpc::SslServerCredentialsOptions ssl(request);
+            if (opts.tls_client_ca != nullptr) ssl.pem_root_certs = opts.tls_client_ca;
+            ssl.pem_key_cert_pairs.push_back({opts.tls_private_key, opts.tls_certificate_chain});
+            credentials = grpc::SslServerCredentials(ssl);
+        } else {
+            credentials = grpc::InsecureServerCredentials();
+        }
+        if (!credentials) {
+            SetError(error, "tsr_server_start: could not create TLS server credentials");
+            return TSR_INVALID_ARGUMENT;
+        }
         int port = 0;
-        builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
+        builder.AddListeningPort(address, credentials, &port);
         builder.SetMaxReceiveMessageSize(max_bytes);
         builder.SetMaxSendMessageSize(max_bytes);
         builder.RegisterCallbackGenericService(server->service.get());
         server->server = builder.BuildAndStart();
         if (!server->server || port == 0) {
             SetError(error, std::string("could not listen on ") + address +
-                                " (is the address valid and the port free?)");
+                                (opts.tls_certificate_chain != nullptr
+                                     ? " (is the address valid and the port free, and do the TLS certificate and key match?)"
+                                     : " (is the address valid and the port free?)"));
             return TSR_UNAVAILABLE;
         }
         if (bound_port != nullptr) *bound_port = port;

@@ -38,8 +38,8 @@ public struct ScaleBench: Sendable {
         let table = TableSpec(name: "scale", dim: dim, optimizer: optimizer, initializer: .normal(std: 0.01), seed: 3)
         var result: Result?
         // A training table, not the served item table: the serving index would keep a second copy of every row.
-        try await ShardCluster.run(shards: shards, table: table, served: false, executable: executable, logger: logger) { routing, processes in
-            let client = try ShardedParameterClient(routing: routing)
+        try await ShardCluster.run(shards: shards, table: table, served: false, executable: executable, logger: logger) { routing, security, processes in
+            let client = try ShardedParameterClient(routing: routing, security: security)
             let baseline = processes.map { Self.residentBytes(pid: $0.pid) }.reduce(0, +)
             let batch = 65_536
             let clock = ContinuousClock()

@@ -98,7 +98,7 @@ public struct ServingBench: Sendable {
     private func measureRecommend(cluster: LocalCluster, items: Int, shards: Int, dim: Int, k: Int, users: Int, queries: Int,
                                   concurrency: Int, seconds: Double, setup: Double, exportVectors: String?,
                                   progress: @Sendable (String) -> Void) async throws -> RecommendResult {
-        let client = InferenceClient(channel: try GRPCChannel(target: cluster.address))
+        let client = InferenceClient(channel: try GRPCChannel(target: cluster.address, security: cluster.security))
         var rng = SplitMix64(seed: 5)
         let queryUsers = (0..<queries).map { _ in UInt64(rng.nextInt(below: users) + 1) }
         @Sendable func request(_ user: UInt64) -> Tessera_V1_RecommendRequest {
@@ -150,7 +150,7 @@ public struct ServingBench: Sendable {
     /// Writes items.f32, queries.f32 and meta.json (the faiss baseline's input).
     private func export(cluster: LocalCluster, items: Int, users: [UInt64], dim: Int, k: Int, to directory: String) async throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let scheduler = SchedulerClient(channel: try GRPCChannel(target: cluster.address))
+        let scheduler = SchedulerClient(channel: try GRPCChannel(target: cluster.address, security: cluster.security))
         let routing = try ShardRouting(try await scheduler.getShardMap(Tessera_V1_ShardMapRequest()))
         let parameters = try ShardedParameterClient(routing: routing)
         let itemKeys = (1...UInt64(items)).map { $0 }
@@ -161,7 +161,7 @@ public struct ServingBench: Sendable {
         }
         let queryVectors = try await parameters.lookup(table: "user", keys: users, dim: dim).rows
         // Tessera's own answers for the first queries, as 0-based item rows, to check against exact search.
-        let client = InferenceClient(channel: try GRPCChannel(target: cluster.address))
+        let client = InferenceClient(channel: try GRPCChannel(target: cluster.address, security: cluster.security))
         var answers: [[Int]] = []
         for user in users.prefix(5) {
             var request = Tessera_V1_RecommendRequest()
@@ -200,11 +200,11 @@ public struct ServingBench: Sendable {
         }
         progress("freshness: starting a cluster that keeps training while it serves")
         let cluster = try await start(config: configPath, overrides: overrides, runDirectory: "\(directory)/run", ready: .serving)
-        let client = InferenceClient(channel: try GRPCChannel(target: cluster.address))
+        let client = InferenceClient(channel: try GRPCChannel(target: cluster.address, security: cluster.security))
         var rng = SplitMix64(seed: 9)
         var times: [Double] = []
         var trainingDuringAll = true
-        let scheduler = SchedulerClient(channel: try GRPCChannel(target: cluster.address))
+        let scheduler = SchedulerClient(channel: try GRPCChannel(target: cluster.address, security: cluster.security))
         for sample in 0..<samples {
             let user = String(rng.nextInt(below: max(1, config.data.synthetic.users)) + 1)
             var ask = Tessera_V1_RecommendRequest()
@@ -259,7 +259,7 @@ public struct ServingBench: Sendable {
         let config = try ClusterConfig.load(path: configPath, overrides: overrides)
         let directory = "\(workDirectory)/ingest-\(config.online.fsync ? "fsync" : "nofsync")"
         let cluster = try await start(config: configPath, overrides: overrides, runDirectory: "\(directory)/run", ready: .serving)
-        let client = InferenceClient(channel: try GRPCChannel(target: cluster.address))
+        let client = InferenceClient(channel: try GRPCChannel(target: cluster.address, security: cluster.security))
         let deadline = ContinuousClock.now + .seconds(seconds)
         let started = ContinuousClock.now
         let tally = Tally()

@@ -13,7 +13,7 @@ enum ShardCluster {
     ///
     /// - Parameter served: whether `table` is the item table, kept in a serving index too.
     static func run(shards: Int, table: TableSpec, served: Bool = true, executable: String, logger: Logger,
-                    _ body: (ShardRouting, [ChildProcess]) async throws -> Void) async throws {
+                    _ body: (ShardRouting, ClientSecurity, [ChildProcess]) async throws -> Void) async throws {
         var config = ClusterConfig()
         config.name = "bench"
         config.shards = shards
@@ -32,6 +32,9 @@ enum ShardCluster {
             config.model.itemTable = items.name
         }
         let state = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-bench-state-\(getpid())-\(shards)").path
+        // Security from the environment (TESSERA_TOKEN, …), like any scheduler with no `security` section.
+        let security = try ResolvedSecurity(settings: config.security)
+        let memberEnvironment = config.security.memberEnvironment(resolvedToken: security.client.token)
         let running = try await SchedulerRole(config: config, stateDirectory: state).start(logger: logger, console: Console(enabled: false))
         let logs = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-bench-\(getpid())")
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
@@ -42,11 +45,11 @@ enum ShardCluster {
                     name: "server \(id)", executable: executable,
                     arguments: ["server", "--scheduler", running.server.address, "--id", "\(id)", "--bench-echo"],
                     logPath: logs.appendingPathComponent("server-\(id).log").path,
-                    environment: ["TESSERA_PARENT_PID": "\(getpid())"]) { _, _ in })
+                    environment: ["TESSERA_PARENT_PID": "\(getpid())"].merging(memberEnvironment) { $1 }) { _, _ in })
             }
-            let scheduler = SchedulerClient(channel: try GRPCChannel(target: running.server.address))
+            let scheduler = SchedulerClient(channel: try GRPCChannel(target: running.server.address, security: security.client))
             let map = try await scheduler.getShardMap(Tessera_V1_ShardMapRequest(), options: CallOptions(timeout: .seconds(60)))
-            try await body(try ShardRouting(map), children)
+            try await body(try ShardRouting(map), security.client, children)
         } catch {
             for child in children { child.send(SIGKILL) }
             await running.scheduler.stop(reason: "benchmark failed")

@@ -80,13 +80,13 @@ public struct Simulation: Sendable {
         for policy in settings.policies {
             let started = ContinuousClock.now
             progress("\(policy.rawValue): launching a fresh cluster")
-            var result = try await withCluster(config: config, tag: "\(policy.rawValue)-regret") { address in
-                try await regret(policy: policy, address: address, population: population, trainItems: trainItems,
+            var result = try await withCluster(config: config, tag: "\(policy.rawValue)-regret") { address, security in
+                try await regret(policy: policy, address: address, security: security, population: population, trainItems: trainItems,
                                  users: (1...UInt64(spec.users)).map { $0 }, isNew: spec.isNew(item:), progress: progress)
             }
             if settings.replayEvents > 0 {
-                result.replay = try await withCluster(config: config, tag: "\(policy.rawValue)-replay") { address in
-                    try await replay(policy: policy, address: address, population: population, spec: spec)
+                result.replay = try await withCluster(config: config, tag: "\(policy.rawValue)-replay") { address, security in
+                    try await replay(policy: policy, address: address, security: security, population: population, spec: spec)
                 }
             }
             result.seconds = (ContinuousClock.now - started).seconds
@@ -112,13 +112,13 @@ public struct Simulation: Sendable {
     }
 
     private func withCluster<R: Sendable>(config: ClusterConfig, tag: String,
-                                          _ body: (String) async throws -> R) async throws -> R {
+                                          _ body: (String, ClientSecurity) async throws -> R) async throws -> R {
         let plan = Launcher.Plan(executable: settings.executable, configPath: settings.configPath,
                                  overrides: settings.overrides + [ConfigOverride(path: "scheduler.port", value: "0")],
                                  config: config, runDirectory: "\(settings.runDirectory)/\(tag)")
         let cluster = try await LocalCluster.start(plan)
         do {
-            let result = try await body(cluster.address)
+            let result = try await body(cluster.address, cluster.security)
             await cluster.stop()
             return result
         } catch {
@@ -128,10 +128,10 @@ public struct Simulation: Sendable {
     }
 
     /// Rounds of Recommend → clicks → Feedback; regret against the best k eligible items.
-    private func regret(policy: ExplorationPolicy, address: String, population: SimulatedPopulation,
+    private func regret(policy: ExplorationPolicy, address: String, security: ClientSecurity, population: SimulatedPopulation,
                         trainItems: [UInt64: Set<UInt64>], users: [UInt64], isNew: (UInt64) -> Bool,
                         progress: @Sendable (String) -> Void) async throws -> PolicyResult {
-        let client = InferenceClient(channel: try GRPCChannel(target: address))
+        let client = InferenceClient(channel: try GRPCChannel(target: address, security: security))
         var tracker = RegretTracker(plannedRounds: settings.rounds)
         var userRNG = SplitMix64(seed: Hashing.combine(settings.seed, 1))
         var clickRNG = SplitMix64(seed: Hashing.combine(settings.seed, 2))
@@ -176,7 +176,7 @@ public struct Simulation: Sendable {
     }
 
     /// The replay estimate of `policy`'s click rate on a uniformly logged stream over a fixed arm set.
-    private func replay(policy: ExplorationPolicy, address: String, population: SimulatedPopulation,
+    private func replay(policy: ExplorationPolicy, address: String, security: ClientSecurity, population: SimulatedPopulation,
                         spec: SyntheticSpec) async throws -> ReplayEstimate {
         var rng = SplitMix64(seed: Hashing.combine(settings.seed, 3))
         let newItems = (1...UInt64(spec.items)).filter { spec.isNew(item: $0) }
@@ -186,7 +186,7 @@ public struct Simulation: Sendable {
         let armSet = Set(arms)
         let outside = (1...UInt64(spec.items)).filter { !armSet.contains($0) }.map { String($0) }
         let log = try population.uniformLog(events: settings.replayEvents, arms: arms, using: &rng)
-        let client = InferenceClient(channel: try GRPCChannel(target: address))
+        let client = InferenceClient(channel: try GRPCChannel(target: address, security: security))
         var estimator = ReplayEstimator()
         for (index, event) in log.enumerated() {
             var request = Tessera_V1_RecommendRequest()

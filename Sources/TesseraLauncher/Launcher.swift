@@ -170,7 +170,7 @@ public final class Launcher: Sendable {
         }
         let online = plan.config.online.workers > 0 ? ", \(plan.config.online.workers) online workers" : ""
         say("cluster: scheduler at \(address), \(plan.config.shards) shards, \(plan.config.workers) workers\(online); logs in \(plan.runDirectory)")
-        let client = SchedulerClient(channel: try GRPCChannel(target: address))
+        let client = SchedulerClient(channel: try GRPCChannel(target: address, security: try clientSecurity()))
 
         for await event in events {
             switch event {
@@ -297,7 +297,7 @@ public final class Launcher: Sendable {
                        parent: String) throws -> ChildProcess {
         try ChildProcess(name: name, executable: plan.executable, arguments: arguments,
                          logPath: "\(plan.runDirectory)/\(log)", inheritStdout: inheritStdout,
-                         environment: Self.childEnvironment(parent: parent)) { [emit] child, how in
+                         environment: Self.childEnvironment(parent: parent).merging(try securityEnvironment()) { $1 }) { [emit] child, how in
             emit.yield(.exited(child, how))
         }
     }
@@ -345,7 +345,7 @@ public final class Launcher: Sendable {
         let user = plan.queryUser ?? sampleUser
         guard !user.isEmpty else { return }
         do {
-            let client = InferenceClient(channel: try GRPCChannel(target: address))
+            let client = InferenceClient(channel: try GRPCChannel(target: address, security: try clientSecurity()))
             var request = Tessera_V1_RecommendRequest()
             request.userID = user
             request.k = UInt32(plan.queryK)

@@ -11,11 +11,15 @@ public final class LocalCluster: Sendable {
     /// The scheduler's "host:port".
     public let address: String
     public let runDirectory: String
+    /// The token and TLS a client of this cluster presents (from the plan's `security`).
+    public let security: ClientSecurity
     private let launcher: Launcher
     private let supervision: Task<Int32, Never>
 
-    private init(address: String, runDirectory: String, launcher: Launcher, supervision: Task<Int32, Never>) {
+    private init(address: String, runDirectory: String, security: ClientSecurity, launcher: Launcher,
+                 supervision: Task<Int32, Never>) {
         self.address = address
+        self.security = security
         self.runDirectory = runDirectory
         self.launcher = launcher
         self.supervision = supervision
@@ -39,6 +43,7 @@ public final class LocalCluster: Sendable {
         plan.finalQuery = false
         plan.quiet = true
         let launcher = Launcher(plan: plan)
+        let security = try launcher.clientSecurity()
         let ended = Ended()
         let supervision = Task {
             let code = await launcher.run()
@@ -57,14 +62,16 @@ public final class LocalCluster: Sendable {
             }
             if address == nil, let text = try? String(contentsOfFile: readyFile, encoding: .utf8), !text.isEmpty {
                 address = text.trimmingCharacters(in: .whitespacesAndNewlines)
-                client = SchedulerClient(channel: try GRPCChannel(target: address ?? ""))
+                client = SchedulerClient(channel: try GRPCChannel(target: address ?? "", security: security))
             }
-            if ready == .serving, let address, await answersRecommend(address) {
-                return LocalCluster(address: address, runDirectory: plan.runDirectory, launcher: launcher, supervision: supervision)
+            if ready == .serving, let address, await answersRecommend(address, security: security) {
+                return LocalCluster(address: address, runDirectory: plan.runDirectory, security: security, launcher: launcher,
+                                    supervision: supervision)
             }
             if let client, let status = try? await client.getJobStatus(options: CallOptions(timeout: .seconds(2))) {
                 if status.state == .serving, let address {
-                    return LocalCluster(address: address, runDirectory: plan.runDirectory, launcher: launcher, supervision: supervision)
+                    return LocalCluster(address: address, runDirectory: plan.runDirectory, security: security, launcher: launcher,
+                                        supervision: supervision)
                 }
                 if status.state == .failed {
                     launcher.deliver(signal: SIGTERM)
@@ -78,8 +85,8 @@ public final class LocalCluster: Sendable {
         throw LaunchError("the cluster did not start serving within \(timeout) (logs in \(plan.runDirectory))")
     }
 
-    private static func answersRecommend(_ address: String) async -> Bool {
-        guard let channel = try? GRPCChannel(target: address) else { return false }
+    private static func answersRecommend(_ address: String, security: ClientSecurity) async -> Bool {
+        guard let channel = try? GRPCChannel(target: address, security: security) else { return false }
         var request = Tessera_V1_RecommendRequest()
         request.userID = "1"
         request.k = 1

@@ -47,6 +47,8 @@ public actor JobScheduler: SchedulerService {
     private var barrierWaiters = Waitlist<UInt64, UInt64>()
     private var taskWaiters = Waitlist<UInt32, Tessera_V1_Task>()
     private var parameters: ShardedParameterClient?
+    /// Token and TLS of the scheduler's calls to shards.
+    private let security: ClientSecurity
     private let stateDirectory: String
     private var epochsTrained = 0
     private var context: Task<EvaluationContext, Error>?
@@ -89,9 +91,10 @@ public actor JobScheduler: SchedulerService {
     ///   - resumed: the checkpoint the shards restored (`tessera launch --resume`): training continues after its epoch.
     public init(config: ClusterConfig, stateDirectory: String, recover: Bool = false, outputs: Outputs = Outputs(),
                 checkpointRoot: String? = nil, resumed: JobCheckpoint? = nil,
-                console: Console = Console(), logger: Logger) throws {
+                console: Console = Console(), logger: Logger, security: ClientSecurity = .insecure) throws {
         self.config = config
         self.checkpointRoot = checkpointRoot
+        self.security = security
         self.outputs = outputs
         self.console = console
         self.logger = logger
@@ -114,7 +117,7 @@ public actor JobScheduler: SchedulerService {
         inference = try OnlineServing(config: config, hub: feedback, logger: logger)
         if let recorded {
             coordinator.restore(servers: recorded.servers, onlineWorkers: recorded.onlineWorkers, routing: recorded.routing, now: 0)
-            parameters = try ShardedParameterClient(routing: recorded.routing)
+            parameters = try ShardedParameterClient(routing: recorded.routing, security: security)
             epochsTrained = recorded.epochsTrained
             inference.setModelVersion(UInt64(recorded.epochsTrained))
             finalReportDone = true
@@ -344,7 +347,7 @@ public actor JobScheduler: SchedulerService {
             switch directive {
             case .publishShardMap(let routing):
                 do {
-                    parameters = try ShardedParameterClient(routing: routing)
+                    parameters = try ShardedParameterClient(routing: routing, security: security)
                 } catch {
                     apply(coordinator.fail("cannot open channels to the shards: \(error)"))
                     return

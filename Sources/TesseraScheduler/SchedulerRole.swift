@@ -44,14 +44,18 @@ public struct SchedulerRole: Sendable {
     }
 
     /// Binds the port, starts the job and returns at once.
+    ///
+    /// Security (token, TLS, limits) comes from `config.security`; the token is read
+    /// from the environment or the file it names.
     public func start(logger: Logger, console: Console = Console()) async throws -> Running {
         let resumed = try resumeDirectory.map { root throws in try JobCheckpoint.load(root: root) }
         if let resumed, resumed.shards != config.shards {
             throw RPCError(.failedPrecondition, "\(JobCheckpoint.path(root: resumeDirectory!)) holds \(resumed.shards) shards' checkpoints, the config has shards: \(config.shards); reshard it first (tessera reshard, or tessera launch --resume does it)")
         }
+        let security = try ResolvedSecurity(settings: config.security)
         let scheduler = try JobScheduler(config: config, stateDirectory: stateDirectory, recover: recover, outputs: outputs,
                                          checkpointRoot: checkpointDirectory ?? config.checkpoint.directory, resumed: resumed,
-                                         console: console, logger: logger)
+                                         console: console, logger: logger, security: security.client)
         let metrics = SchedulerMetrics()
         let endpoint = try await MetricsEndpoint.start(settings: config.metrics, registry: metrics.registry, logger: logger) {
             metrics.refresh(await scheduler.metricsState())
@@ -62,7 +66,8 @@ public struct SchedulerRole: Sendable {
         router.register(MeteredInference(inner: scheduler.inference, metrics: metrics))
         let server: GRPCServer
         do {
-            server = try GRPCServer(host: config.scheduler.host, port: config.scheduler.port, router: router)
+            server = try GRPCServer(host: config.scheduler.host, port: config.scheduler.port, router: router,
+                                    options: ServerOptions(security: security.server))
         } catch {
             await endpoint?.stop()
             throw RPCError(error.code, "\(error.message) (scheduler.host / scheduler.port in the config)")

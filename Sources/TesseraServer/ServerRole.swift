@@ -30,6 +30,9 @@ public struct ServerRole: Sendable {
     public var restoreDirectory: String?
     /// Where to serve Prometheus metrics (`/metrics`); its address is sent when registering.
     public var metrics = MetricsSettings()
+    /// Token, TLS and limits of its server and its calls (`ResolvedSecurity.fromEnvironment()` in
+    /// `tessera server`); the config's `security.limits` replace the limits once it has joined.
+    public var security: ResolvedSecurity = .insecure
 
     public init(schedulerAddress: String, host: String = "127.0.0.1", port: Int = 0, advertisedHost: String? = nil,
                 shardID: UInt32? = nil) {
@@ -51,13 +54,15 @@ public struct ServerRole: Sendable {
         let observation = try await ShardObservation.start(settings: metrics, logger: logger)
         var router = RPCRouter()
         router.register(MeteredParameterServer(inner: slot, metrics: observation.metrics))
-        let server = try GRPCServer(host: host, port: port, router: router, options: ServerOptions(echo: benchEcho))
+        let server = try GRPCServer(host: host, port: port, router: router, options: ServerOptions(echo: benchEcho, security: security.server))
         let address = "\(advertisedHost ?? host):\(server.port)"
         logger.info("listening", metadata: ["address": "\(address)"])
         do {
             let session = try await MemberSession.join(schedulerAddress: schedulerAddress, role: .server, address: address,
-                                                       requestedID: shardID, metricsAddress: observation.address)
+                                                       requestedID: shardID, metricsAddress: observation.address,
+                                                       security: security.client)
             let membership = session.membership
+            server.update(limits: membership.config.security.limits)
             let shard: ShardService
             do {
                 if let root = restoreDirectory {

@@ -17,6 +17,8 @@ public struct OnlineWorkerRole: Sendable {
     public var workerID: UInt32?
     /// Where to serve Prometheus metrics (`/metrics`); its address is sent when registering.
     public var metrics = MetricsSettings()
+    /// Token and TLS for its calls (`ResolvedSecurity.fromEnvironment()` in `tessera worker`).
+    public var security: ClientSecurity = .insecure
 
     public init(schedulerAddress: String, workerID: UInt32? = nil) {
         self.schedulerAddress = schedulerAddress
@@ -28,7 +30,8 @@ public struct OnlineWorkerRole: Sendable {
         let endpoint = try await MetricsEndpoint.start(settings: self.metrics, registry: metrics.registry, logger: logger)
         defer { Task { await endpoint?.stop() } }
         let session = try await MemberSession.join(schedulerAddress: schedulerAddress, role: .onlineWorker, address: "",
-                                                   requestedID: workerID, metricsAddress: endpoint?.address ?? "")
+                                                   requestedID: workerID, metricsAddress: endpoint?.address ?? "",
+                                                   security: security)
         metrics.setWorker(id: session.membership.memberID)
         let membership = session.membership
         let config = membership.config
@@ -89,7 +92,7 @@ struct OnlineLearner {
         }
         dim = userTable.dim
         groups = UserGroups(bits: config.serving.userGroupBits, dim: dim, seed: config.serving.seed)
-        parameters = try ShardedParameterClient(routing: try await session.shardMap())
+        parameters = try session.parameterClient(routing: try await session.shardMap())
         // The item universe and each user's training items, for negative sampling.
         let data = try PreparedData.load(config.data, split: config.split, heldOut: false)
         sampler = NegativeSampler(items: data.items, train: data.train)

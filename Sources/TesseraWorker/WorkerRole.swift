@@ -16,6 +16,8 @@ public struct WorkerRole: Sendable {
     public var workerID: UInt32?
     /// Where to serve Prometheus metrics (`/metrics`); its address is sent when registering.
     public var metrics = MetricsSettings()
+    /// Token and TLS for its calls (`ResolvedSecurity.fromEnvironment()` in `tessera worker`).
+    public var security: ClientSecurity = .insecure
 
     public init(schedulerAddress: String, workerID: UInt32? = nil) {
         self.schedulerAddress = schedulerAddress
@@ -27,7 +29,8 @@ public struct WorkerRole: Sendable {
         let endpoint = try await MetricsEndpoint.start(settings: self.metrics, registry: metrics.registry, logger: logger)
         defer { Task { await endpoint?.stop() } }
         let session = try await MemberSession.join(schedulerAddress: schedulerAddress, role: .worker, address: "",
-                                                   requestedID: workerID, metricsAddress: endpoint?.address ?? "")
+                                                   requestedID: workerID, metricsAddress: endpoint?.address ?? "",
+                                                   security: security)
         metrics.setWorker(id: session.membership.memberID)
         let membership = session.membership
         let config = membership.config
@@ -65,7 +68,7 @@ public struct WorkerRole: Sendable {
         let config = membership.config
         let sharding = DataSharding(index: Int(membership.memberID), count: Int(membership.memberCount))
         let routing = try await session.shardMap()
-        let parameters = try ShardedParameterClient(routing: routing)
+        let parameters = try session.parameterClient(routing: routing)
 
         let clock = ContinuousClock()
         let loadStart = clock.now

@@ -33,6 +33,8 @@ struct Query: AsyncParsableCommand {
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
+    @OptionGroup var security: SecurityOptions
+
     func run() async throws {
         var request = Tessera_V1_RecommendRequest()
         guard !user.isEmpty || !recent.isEmpty else { throw ValidationError("give --user, --recent, or both") }
@@ -42,7 +44,7 @@ struct Query: AsyncParsableCommand {
         request.k = UInt32(clamping: max(0, k))
         request.excludeItemIds = exclude
         request.includeSeen = includeSeen
-        let client = InferenceClient(channel: try GRPCChannel(target: scheduler))
+        let client = InferenceClient(channel: try GRPCChannel(target: scheduler, security: try security.resolve().client))
         let response: Tessera_V1_RecommendResponse
         do {
             response = try await client.recommend(request, options: CallOptions(timeout: .seconds(timeout)))

@@ -128,6 +128,8 @@ struct ServerCommand: AsyncParsableCommand {
     @Flag(help: .hidden)
     var benchEcho = false
 
+    @OptionGroup var security: SecurityOptions
+
     @OptionGroup var logging: LoggingOptions
     @OptionGroup var metrics: MetricsOptions
 
@@ -138,6 +140,7 @@ struct ServerCommand: AsyncParsableCommand {
             role.benchEcho = benchEcho
             role.restoreDirectory = restore.map(absolute)
             role.metrics = try metrics.settings()
+            role.security = try security.resolve()
             try await role.run(logger: logger)
         } catch {
             logger.error("shard failed", metadata: ["error": "\(error)"])
@@ -160,19 +163,24 @@ struct WorkerCommand: AsyncParsableCommand {
     @Flag(help: "Learn from the feedback log while the cluster serves (an online worker).")
     var online = false
 
+    @OptionGroup var security: SecurityOptions
+
     @OptionGroup var logging: LoggingOptions
     @OptionGroup var metrics: MetricsOptions
 
     func run() async throws {
         let logger = try logging.bootstrap(label: online ? "tessera.online" : "tessera.worker")
         do {
+            let client = try security.resolve().client
             if online {
                 var role = OnlineWorkerRole(schedulerAddress: scheduler, workerID: id)
                 role.metrics = try metrics.settings()
+                role.security = client
                 try await role.run(logger: logger)
             } else {
                 var role = WorkerRole(schedulerAddress: scheduler, workerID: id)
                 role.metrics = try metrics.settings()
+                role.security = client
                 try await role.run(logger: logger)
             }
         } catch {

@@ -25,12 +25,13 @@ def main():
     parser.add_argument("--click", type=int, default=1, help="rank of the item to click (1 = first)")
     parser.add_argument("--policy", default="", help="exploration policy; empty = the server's default")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the click to show")
+    recommend.add_security_arguments(parser)
     args = parser.parse_args()
 
     import grpc
 
     inference_pb2, inference_pb2_grpc = recommend.load_stubs()
-    with grpc.insecure_channel(args.scheduler) as channel:
+    with recommend.open_channel(args) as channel:
         health = channel.unary_unary(
             "/grpc.health.v1.Health/Check",
             request_serializer=lambda _: b"",

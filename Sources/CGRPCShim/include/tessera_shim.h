@@ -88,6 +88,17 @@ typedef struct tsr_server_options {
        strings are copied by tsr_server_start. May be NULL when the count is 0. */
     const char *const *stream_methods;
     int32_t stream_method_count;
+    /* TLS. NULL `tls_certificate_chain` serves plaintext; otherwise the server
+       presents this PEM chain with the PEM `tls_private_key`. The strings are
+       copied by tsr_server_start. */
+    const char *tls_certificate_chain;
+    const char *tls_private_key;
+    /* PEM roots that client certificates must chain to (mutual TLS); NULL
+       asks for no client certificate. */
+    const char *tls_client_ca;
+    /* With `tls_client_ca`: 1 refuses a client without a valid certificate
+       (mutual TLS); 0 verifies a certificate only if the client sends one. */
+    int32_t tls_require_client_certificate;
 } tsr_server_options;
 
 /*
@@ -184,6 +195,17 @@ typedef struct tsr_channel tsr_channel;
 typedef struct tsr_channel_options {
     /* Largest message sent or accepted, in bytes (default 64 MiB). */
     int32_t max_message_bytes;
+    /* 1 connects with TLS; 0 is plaintext and ignores the tls_* fields. */
+    int32_t use_tls;
+    /* PEM roots that the server's certificate must chain to; NULL uses the
+       system's roots. */
+    const char *tls_root_certificates;
+    /* PEM client certificate chain and key for mutual TLS; both or neither. */
+    const char *tls_certificate_chain;
+    const char *tls_private_key;
+    /* Name to check the server's certificate against instead of the target's
+       host (tests, or dialing by IP address); NULL: the target's host. */
+    const char *tls_server_name;
 } tsr_channel_options;
 
 /*

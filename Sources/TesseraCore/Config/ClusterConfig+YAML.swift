@@ -80,6 +80,7 @@ extension ClusterConfig {
             }
         }
         if let node = try root.child("checkpoint") { checkpoint = try CheckpointSettings(reading: node) }
+        if let node = try root.child("security") { security = try SecuritySettings(reading: node) }
         try root.rejectUnknownKeys()
         try validateModelTables(root: root)
     }

@@ -24,6 +24,7 @@ public struct ClusterConfig: Sendable, Codable, Hashable {
     public var ranking = RankingSettings()
     public var checkpoint = CheckpointSettings()
     public var metrics = MetricsSettings()
+    public var security = SecuritySettings()
 
     public init() {}
 

@@ -21,10 +21,13 @@ public struct Membership: Sendable {
 public final class MemberSession: Sendable {
     public let scheduler: SchedulerClient
     public let membership: Membership
+    /// What this member presents on its calls (token, TLS).
+    public let security: ClientSecurity
 
-    private init(scheduler: SchedulerClient, membership: Membership) {
+    private init(scheduler: SchedulerClient, membership: Membership, security: ClientSecurity) {
         self.scheduler = scheduler
         self.membership = membership
+        self.security = security
     }
 
     /// Registers with the scheduler at `schedulerAddress`, retrying while it
@@ -32,10 +35,13 @@ public final class MemberSession: Sendable {
     ///
     /// - Parameter address: where this member serves gRPC (servers), or "" (workers).
     /// - Parameter requestedID: a stable member id to ask for, or nil for any free one.
-    /// - Parameter metricsAddress: where this member serves Prometheus metrics, or "".
+    /// - Parameters:
+    ///   - metricsAddress: where this member serves Prometheus metrics, or "".
+    ///   - security: the token and TLS for every call this member makes.
     public static func join(schedulerAddress: String, role: Tessera_V1_Role, address: String, requestedID: UInt32? = nil,
-                            metricsAddress: String = "", timeout: Duration = .seconds(60)) async throws -> MemberSession {
-        let scheduler = SchedulerClient(channel: try GRPCChannel(target: schedulerAddress))
+                            metricsAddress: String = "", timeout: Duration = .seconds(60),
+                            security: ClientSecurity = .insecure) async throws -> MemberSession {
+        let scheduler = SchedulerClient(channel: try GRPCChannel(target: schedulerAddress, security: security))
         var request = Tessera_V1_RegisterRequest()
         request.role = role
         request.address = address
@@ -55,7 +61,7 @@ public final class MemberSession: Sendable {
                 }
                 let membership = Membership(role: role, memberID: response.memberID, memberCount: response.memberCount,
                                             config: config, runID: response.runID)
-                return MemberSession(scheduler: scheduler, membership: membership)
+                return MemberSession(scheduler: scheduler, membership: membership, security: security)
             } catch let error as RPCError where error.code == .unavailable && ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(200))
             } catch let error as RPCError where error.code == .unavailable {

@@ -24,14 +24,17 @@ public final class ShardedParameterClient: Sendable {
     public let attempts: Int
     /// Keys per request; larger batches are split so messages stay well under the size limit.
     public let maxKeysPerRequest: Int
+    /// The token and TLS of every channel.
+    public let security: ClientSecurity
 
     public init(routing: ShardRouting, callOptions: CallOptions = CallOptions(), encoding: Tessera_V1_RowEncoding = .float32,
-                attempts: Int = 4, maxKeysPerRequest: Int = 65_536) throws {
+                attempts: Int = 4, maxKeysPerRequest: Int = 65_536, security: ClientSecurity = .insecure) throws {
         self.callOptions = callOptions
         self.encoding = encoding
         self.attempts = max(1, attempts)
-        self.maxKeysPerRequest = max(1, maxKeysPerRequest)
-        state = Mutex(State(routing: routing, clients: try Self.clients(for: routing, reusing: [:], old: nil)))
+        self.maxKeysPerRequest = max(1, min(maxKeysPerRequest, security.maxKeysPerRequest))
+        self.security = security
+        state = Mutex(State(routing: routing, clients: try Self.clients(for: routing, reusing: [:], old: nil, security: security)))
     }
 
     /// The routing in use.
@@ -42,19 +45,19 @@ public final class ShardedParameterClient: Sendable {
     /// Switches to a new shard map, reopening channels only for moved shards.
     public func update(routing: ShardRouting) throws {
         try state.withLock { state in
-            state.clients = try Self.clients(for: routing, reusing: state.clients, old: state.routing)
+            state.clients = try Self.clients(for: routing, reusing: state.clients, old: state.routing, security: security)
             state.routing = routing
         }
     }
 
     private static func clients(for routing: ShardRouting, reusing existing: [UInt32: ParameterServerClient],
-                                old: ShardRouting?) throws -> [UInt32: ParameterServerClient] {
+                                old: ShardRouting?, security: ClientSecurity) throws -> [UInt32: ParameterServerClient] {
         var clients: [UInt32: ParameterServerClient] = [:]
         for (id, address) in routing.addresses {
             if let client = existing[id], old?.addresses[id] == address {
                 clients[id] = client
             } else {
-                clients[id] = ParameterServerClient(channel: try GRPCChannel(target: address))
+                clients[id] = ParameterServerClient(channel: try GRPCChannel(target: address, security: security))
             }
         }
         return clients

@@ -12,12 +12,24 @@ public protocol ParameterServerService: Sendable {
 extension RPCRouter {
     /// Routes the ParameterServer methods to `service`.
     public mutating func register(_ service: some ParameterServerService) {
-        unary(Methods.ParameterServer.pull) { try await service.pull($0, context: $1) }
-        unary(Methods.ParameterServer.push) { try await service.push($0, context: $1) }
+        unary(Methods.ParameterServer.pull) { (request: Tessera_V1_PullRequest, context) in
+            try context.checkKeyCount(request.keys.count)
+            return try await service.pull(request, context: context)
+        }
+        unary(Methods.ParameterServer.push) { (request: Tessera_V1_PushRequest, context) in
+            try context.checkKeyCount(request.keys.count)
+            return try await service.push(request, context: context)
+        }
         unary(Methods.ParameterServer.stats) { try await service.stats($0, context: $1) }
         unary(Methods.ParameterServer.scoreItems) { try await service.scoreItems($0, context: $1) }
-        unary(Methods.ParameterServer.updateCounters) { try await service.updateCounters($0, context: $1) }
-        unary(Methods.ParameterServer.assign) { try await service.assign($0, context: $1) }
+        unary(Methods.ParameterServer.updateCounters) { (request: Tessera_V1_UpdateCountersRequest, context) in
+            try context.checkKeyCount(request.deltas.count, field: "deltas")
+            return try await service.updateCounters(request, context: context)
+        }
+        unary(Methods.ParameterServer.assign) { (request: Tessera_V1_AssignRequest, context) in
+            try context.checkKeyCount(request.keys.count)
+            return try await service.assign(request, context: context)
+        }
         unary(Methods.ParameterServer.checkpoint) { try await service.checkpoint($0, context: $1) }
     }
 }

@@ -23,16 +23,26 @@ public final class GRPCChannel: Sendable {
     public let target: String
     /// Metadata sent with every call on this channel (e.g. an auth token).
     public let defaultMetadata: [(key: String, value: String)]
+    /// Whether the channel connects with TLS.
+    public let usesTLS: Bool
     private let handle: ShimHandle
 
+    /// - Parameter tls: connect with TLS (nil: plaintext).
     public init(target: String, maxMessageBytes: Int = 64 << 20,
-                defaultMetadata: [(key: String, value: String)] = []) throws(RPCError) {
+                defaultMetadata: [(key: String, value: String)] = [], tls: ClientTLS? = nil) throws(RPCError) {
         self.target = target
         self.defaultMetadata = defaultMetadata
-        var options = tsr_channel_options(max_message_bytes: Int32(clamping: maxMessageBytes))
+        self.usesTLS = tls != nil
         var out: OpaquePointer? = nil
-        try checkShim("cannot open a channel to \(target)") { error in
-            tsr_channel_create(target, &options, &out, error)
+        try withOptionalCStrings([tls?.rootCertificates, tls?.certificateChain, tls?.privateKey, tls?.serverName]) {
+            (strings) throws(RPCError) in
+            var options = tsr_channel_options(
+                max_message_bytes: Int32(clamping: maxMessageBytes), use_tls: tls == nil ? 0 : 1,
+                tls_root_certificates: strings[0], tls_certificate_chain: strings[1], tls_private_key: strings[2],
+                tls_server_name: strings[3])
+            try checkShim("cannot open a channel to \(target)") { error in
+                tsr_channel_create(target, &options, &out, error)
+            }
         }
         guard let out else { throw RPCError(.internal, "shim returned no channel for \(target)") }
         handle = ShimHandle(pointer: out)
@@ -49,7 +59,8 @@ public final class GRPCChannel: Sendable {
         let timeoutMs: Int64 = options.timeout.map { Int64(max(1, $0.milliseconds)) } ?? 0
         let metadata = defaultMetadata + options.metadata
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Data, Error>) in
-            let box = Unmanaged.passRetained(UnaryCompletion(continuation: continuation, method: method, target: target))
+            let box = Unmanaged.passRetained(UnaryCompletion(continuation: continuation, method: method, target: target,
+                                                                            usesTLS: usesTLS))
             withMetadata(metadata) { entries, count in
                 request.withUnsafeBufferPointer { bytes in
                     tsr_channel_unary(handle.pointer, method, bytes.baseAddress, bytes.count, timeoutMs,
@@ -65,11 +76,13 @@ private final class UnaryCompletion {
     let continuation: CheckedContinuation<Data, Error>
     let method: String
     let target: String
+    let usesTLS: Bool
 
-    init(continuation: CheckedContinuation<Data, Error>, method: String, target: String) {
+    init(continuation: CheckedContinuation<Data, Error>, method: String, target: String, usesTLS: Bool) {
         self.continuation = continuation
         self.method = method
         self.target = target
+        self.usesTLS = usesTLS
     }
 }
 
@@ -82,7 +95,10 @@ private let unaryCallback: tsr_unary_callback = { context, code, message, respon
     } else {
         let text = message.map { String(cString: $0) } ?? ""
         let status = RPCStatusCode(shim: code)
-        let detail = text.isEmpty ? "\(status)" : text
+        var detail = text.isEmpty ? "\(status)" : text
+        if status == .unavailable && completion.usesTLS {
+            detail += " (with TLS, also check that the server's certificate chains to the CA given and names the host dialled, and, under mutual TLS, that this client presents a certificate the server trusts)"
+        }
         completion.continuation.resume(throwing: RPCError(status, "\(completion.method) on \(completion.target): \(detail)"))
     }
 }
@@ -103,4 +119,11 @@ extension Duration {
         let (seconds, attoseconds) = components
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
+}
+
+/// Lays `strings` out as C strings (NULL for nil) valid for the duration of `body`.
+func withOptionalCStrings<R, E: Error>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) throws(E) -> R) throws(E) -> R {
+    let copies = strings.map { $0.map { strdup($0) } ?? nil }
+    defer { for copy in copies { free(copy) } }
+    return try body(copies.map { $0.map { UnsafePointer($0) } })
 }

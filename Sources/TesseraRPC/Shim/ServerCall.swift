@@ -20,6 +20,8 @@ public final class ServerCall: Sendable {
     public let method: String
     /// Whether the call is a bidirectional stream answered message by message.
     public let isStream: Bool
+    /// The server's limit on keys in one request (`security.limits.max_keys_per_request`).
+    public let maxKeysPerRequest: Int
 
     private struct State {
         /// The shim's call; nil once the call has ended.
@@ -41,18 +43,20 @@ public final class ServerCall: Sendable {
     }
 
     /// Takes a unary call.
-    init(handle: OpaquePointer) {
+    init(handle: OpaquePointer, maxKeysPerRequest: Int = .max) {
         self.state = Mutex(State(handle: ShimHandle(pointer: handle), awaitingAnswer: true))
         self.method = String(cString: tsr_server_call_method(handle))
         self.isStream = false
+        self.maxKeysPerRequest = maxKeysPerRequest
     }
 
     /// Takes a stream call at its first event. The shim keeps a strong reference
     /// to the new object (its user data) until the call ends, so later events find it.
-    private init(streamHandle handle: OpaquePointer) {
+    private init(streamHandle handle: OpaquePointer, maxKeysPerRequest: Int) {
         self.state = Mutex(State(handle: ShimHandle(pointer: handle), awaitingAnswer: false))
         self.method = String(cString: tsr_server_call_method(handle))
         self.isStream = true
+        self.maxKeysPerRequest = maxKeysPerRequest
         let anchor = Unmanaged.passRetained(self)
         state.withLock { $0.anchor = anchor }
         tsr_server_call_set_user_data(handle, anchor.toOpaque())
@@ -143,8 +147,8 @@ public final class ServerCall: Sendable {
     }
 
     /// Takes the first event of a stream call.
-    static func startStream(_ handle: OpaquePointer) -> ServerCall {
-        ServerCall(streamHandle: handle)
+    static func startStream(_ handle: OpaquePointer, maxKeysPerRequest: Int = .max) -> ServerCall {
+        ServerCall(streamHandle: handle, maxKeysPerRequest: maxKeysPerRequest)
     }
 
     /// Takes the shim's next event: a message to answer, or nil when the event
