@@ -13,10 +13,15 @@ public final class ShardMetrics: Sendable {
         public var name: String
         public var rows: Int
         public var bytes: Int
-        public init(name: String, rows: Int, bytes: Int) {
+        /// Lifecycle totals so far (see `TableLifecycle`): keys admitted, rows evicted.
+        public var admitted: UInt64
+        public var evicted: UInt64
+        public init(name: String, rows: Int, bytes: Int, admitted: UInt64 = 0, evicted: UInt64 = 0) {
             self.name = name
             self.rows = rows
             self.bytes = bytes
+            self.admitted = admitted
+            self.evicted = evicted
         }
     }
 
@@ -39,10 +44,9 @@ public final class ShardMetrics: Sendable {
     let lastPushAge: Gauge
     let mapVersion: Gauge
     let shardID: Gauge
-    /// Keys admitted into a table (reserved for admission control, issue 5 part 5:
-    /// nothing increments it until that exists).
+    /// Keys admitted into a table (`admit_after`).
     public let admissions: Counter
-    /// Rows evicted by TTL, LRU or the memory cap (reserved, as `admissions`).
+    /// Rows evicted by TTL or the row cap (`TableLifecycle`).
     public let evictions: Counter
     private let lastPush = Mutex<ContinuousClock.Instant?>(nil)
     private let errors = Mutex<[String: Counter]>([:])
@@ -75,9 +79,9 @@ public final class ShardMetrics: Sendable {
         mapVersion = registry.gauge("tessera_shard_map_version", help: "Shard-map version this shard serves (0 before the first map).")
         shardID = registry.gauge("tessera_shard_id", help: "This shard's id (-1 until the scheduler assigns one).")
         admissions = registry.counter("tessera_shard_admissions_total",
-                                          help: "Keys admitted into a table by admission control (reserved: no admission control yet).")
+                                          help: "Keys admitted into a table after admit_after pulls.")
         evictions = registry.counter("tessera_shard_evictions_total",
-                                         help: "Rows evicted by age, least-recent use or the memory cap (reserved: no eviction yet).")
+                                         help: "Rows evicted for their age (ttl_seconds) or the row cap (max_rows, least recently used first).")
         shardID.set(-1.0)
         lastPushAge.set(-1.0)
     }
@@ -127,8 +131,18 @@ public final class ShardMetrics: Sendable {
         counter.increment()
     }
 
+    /// Lifecycle totals already added to the counters.
+    private let countedLifecycle = Mutex<(admitted: UInt64, evicted: UInt64)>((0, 0))
+
     /// Sets the state gauges: call before a scrape.
     public func refresh(shardID id: UInt32?, mapVersion version: UInt64?, tables: [TableState]) {
+        let admitted = tables.reduce(UInt64(0)) { $0 + $1.admitted }, evicted = tables.reduce(UInt64(0)) { $0 + $1.evicted }
+        let (newAdmissions, newEvictions) = countedLifecycle.withLock { counted -> (UInt64, UInt64) in
+            defer { counted = (max(counted.admitted, admitted), max(counted.evicted, evicted)) }
+            return (admitted > counted.admitted ? admitted - counted.admitted : 0, evicted > counted.evicted ? evicted - counted.evicted : 0)
+        }
+        if newAdmissions > 0 { admissions.increment(by: Int64(newAdmissions)) }
+        if newEvictions > 0 { evictions.increment(by: Int64(newEvictions)) }
         shardID.set(id.map(Double.init) ?? -1)
         mapVersion.set(Double(version ?? 0))
         if let last = lastPush.withLock({ $0 }) {

@@ -97,6 +97,18 @@ public struct ServerRole: Sendable {
             ])
             let interval = Duration.seconds(membership.config.scheduler.heartbeatInterval)
             let timeout = Duration.seconds(membership.config.scheduler.heartbeatTimeout)
+            // Rows past their table's TTL are swept every second.
+            let expiring = membership.config.tables.filter { ($0.lifecycle?.ttlSeconds ?? 0) > 0 }.compactMap { shard.table(named: $0.name) }
+            let sweeper = expiring.isEmpty ? nil : Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    for table in expiring {
+                        let evicted = table.evictExpired()
+                        if evicted > 0 { logger.debug("expired rows", metadata: ["table": "\(table.spec.name)", "rows": "\(evicted)"]) }
+                    }
+                }
+            }
+            defer { sweeper?.cancel() }
             let outcome = try await session.heartbeat(interval: interval, timeout: timeout) { version in
                 guard version > (shard.routingVersion ?? 0) else { return }
                 if let routing = try? await session.shardMap(minVersion: version) {

@@ -43,7 +43,11 @@ final class ShardObservation: Sendable {
             return
         }
         let tables = names.compactMap { name in
-            service.table(named: name).map { ShardMetrics.TableState(name: name, rows: $0.rowCount, bytes: $0.bytesUsed) }
+            service.table(named: name).map { table in
+                let counts = table.lifecycleCounts
+                return ShardMetrics.TableState(name: name, rows: table.rowCount, bytes: table.bytesUsed,
+                                               admitted: counts.admitted, evicted: counts.evicted)
+            }
         }
         metrics.refresh(shardID: service.shardID, mapVersion: service.routingVersion, tables: tables)
     }

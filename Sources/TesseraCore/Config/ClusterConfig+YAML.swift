@@ -493,8 +493,12 @@ extension TableSpec {
         let optimizer = try OptimizerSpec(reading: try node.child("optimizer"), at: node)
         let initializer = try InitializerSpec(reading: try node.child("init"), at: node)
         let seed = UInt64(try node.int("seed", default: Int(Hashing.hash(name) >> 1), in: 0...Int.max))
+        let lifecycle = TableLifecycle(admitAfter: try node.int("admit_after", default: 0, in: 0...65_535),
+                                       ttlSeconds: try node.double("ttl_seconds", default: 0, in: 0...1e9),
+                                       maxRows: try node.int("max_rows", default: 0, in: 0...Int(UInt32.max) * 64))
         try node.rejectUnknownKeys()
-        self.init(name: name, dim: dim, optimizer: optimizer, initializer: initializer, seed: seed)
+        self.init(name: name, dim: dim, optimizer: optimizer, initializer: initializer, seed: seed,
+                  lifecycle: lifecycle == TableLifecycle() ? nil : lifecycle)
         do {
             try validate()
         } catch {

@@ -88,12 +88,14 @@ extension EmbeddingTable {
             throw .sizeMismatch("insert of \(keys.count) rows of width \(width)", expected: keys.count * width, got: rows.count)
         }
         guard let keyBase = keys.baseAddress, let source = rows.baseAddress else { return }
+        let tick = lifecycle == nil ? 0 : clock()
         _ = forEachStripeGroup(keys) { stripe, order in
             let generation = currentGeneration
             for i in order {
                 let key = keyBase[i]
                 let row = stripe.rowForUpdate(key: key, generation: generation) ?? stripe.append(key: key, generation: generation)
                 row.update(from: source + i * width, count: width)
+                if lifecycle != nil, let slot = stripe.slot(of: key) { stripe.touch(slot: slot, tick: tick) }
             }
             return 0
         }

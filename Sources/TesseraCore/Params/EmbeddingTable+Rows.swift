@@ -79,6 +79,7 @@ extension EmbeddingTable {
             } else {
                 state.withUnsafeBufferPointer { (row + dim).update(from: $0.baseAddress!, count: width) }
             }
+            if lifecycle != nil, let slot = rows.slot(of: key) { rows.touch(slot: slot, tick: clock()) }
         }
     }
 

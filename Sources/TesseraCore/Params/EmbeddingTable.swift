@@ -27,6 +27,14 @@ public final class EmbeddingTable: Sendable {
     /// The generation stamped on rows changed now; starts at 1, advanced by
     /// `advanceGeneration()`. Read inside a stripe's lock (see there).
     let generation = Atomic<UInt64>(1)
+    /// Admission, expiry and row cap (see `TableLifecycle`); nil keeps every row forever.
+    let lifecycle: TableLifecycle?
+    /// Rows each stripe may hold (`lifecycle.maxRows / stripeCount`, at least 1); 0: no cap.
+    let stripeCap: Int
+    /// Seconds since the table began, as the tick stamped on used rows.
+    let clock: @Sendable () -> UInt32
+    /// Lifecycle counters (see `LifecycleCounts`).
+    let counts = LifecycleCounters()
 
     /// Salt of the key → stripe hash ("stripes!"), distinct from the ring's.
     private static let stripeSalt: UInt64 = 0x7374_7269_7065_7321
@@ -36,7 +44,9 @@ public final class EmbeddingTable: Sendable {
     /// - Parameters:
     ///   - stripeCount: lock stripes, a power of two (precondition).
     ///   - chunkRows: rows per slab chunk, a power of two (precondition).
-    public init(spec: TableSpec, stripeCount: Int = 64, chunkRows: Int = 1024) throws(TableError) {
+    ///   - clock: the current tick in seconds (default: seconds since the table was made); tests inject one.
+    public init(spec: TableSpec, stripeCount: Int = 64, chunkRows: Int = 1024,
+                clock: (@Sendable () -> UInt32)? = nil) throws(TableError) {
         try spec.validate()
         precondition(stripeCount > 0 && stripeCount & (stripeCount - 1) == 0, "stripeCount must be a power of two")
         precondition(chunkRows > 0 && chunkRows & (chunkRows - 1) == 0, "chunkRows must be a power of two")
@@ -45,7 +55,17 @@ public final class EmbeddingTable: Sendable {
         self.stripeCount = stripeCount
         self.stripeMask = UInt64(stripeCount - 1)
         let rowWidth = spec.dim + optimizer.stateWidth
-        self.stripes = (0..<stripeCount).map { _ in LockedStripe(rowWidth: rowWidth, chunkRows: chunkRows) }
+        let lifecycle = spec.lifecycle == TableLifecycle() ? nil : spec.lifecycle
+        self.lifecycle = lifecycle
+        self.stripeCap = (lifecycle?.maxRows ?? 0) > 0 ? max(1, (lifecycle!.maxRows + stripeCount - 1) / stripeCount) : 0
+        let tracksAccess = lifecycle?.tracksAccess ?? false
+        self.stripes = (0..<stripeCount).map { _ in LockedStripe(rowWidth: rowWidth, chunkRows: chunkRows, tracksAccess: tracksAccess) }
+        if let clock {
+            self.clock = clock
+        } else {
+            let start = ContinuousClock.now
+            self.clock = { UInt32(clamping: Int((ContinuousClock.now - start).components.seconds)) }
+        }
     }
 
     /// Floats per row value.
@@ -73,16 +93,40 @@ public final class EmbeddingTable: Sendable {
             throw .sizeMismatch("pull of \(keys.count) keys of dim \(dim) into output", expected: keys.count * dim, got: output.count)
         }
         guard let keyBase = keys.baseAddress, let out = output.baseAddress else { return 0 }
+        guard let lifecycle else {
+            return forEachStripeGroup(keys) { stripe, order in
+                var created = 0
+                for i in order {
+                    let key = keyBase[i]
+                    var row = stripe.row(for: key)
+                    if row == nil {
+                        row = createRow(in: &stripe, key: key, generation: currentGeneration)
+                        created += 1
+                    }
+                    (out + i * dim).update(from: row.unsafelyUnwrapped, count: dim)
+                }
+                return created
+            }
+        }
+        let tick = clock()
         return forEachStripeGroup(keys) { stripe, order in
             var created = 0
             for i in order {
                 let key = keyBase[i]
-                var row = stripe.row(for: key)
-                if row == nil {
-                    row = createRow(in: &stripe, key: key, generation: currentGeneration)
-                    created += 1
+                if let row = stripe.row(for: key, touching: tick) {
+                    (out + i * dim).update(from: row, count: dim)
+                    continue
                 }
-                (out + i * dim).update(from: row.unsafelyUnwrapped, count: dim)
+                if lifecycle.admitAfter > 1 && !admit(key, in: &stripe) {
+                    // Not admitted yet: answer the row it would start with, store nothing.
+                    spec.initializer.initializeRow(out + i * dim, dim: dim, key: key, tableSeed: spec.seed)
+                    continue
+                }
+                let row = createRow(in: &stripe, key: key, generation: currentGeneration)
+                if let slot = stripe.slot(of: key) { stripe.touch(slot: slot, tick: tick) }
+                created += 1
+                (out + i * dim).update(from: row, count: dim)
+                enforceCap(in: &stripe, keeping: key)
             }
             return created
         }
@@ -108,13 +152,22 @@ public final class EmbeddingTable: Sendable {
         return forEachStripeGroup(keys) { stripe, order in
             var created = 0
             let generation = currentGeneration
+            let tick = lifecycle == nil ? 0 : clock()
             for i in order {
                 let key = keyBase[i]
                 var row = stripe.rowForUpdate(key: key, generation: generation)
                 if row == nil {
+                    if let lifecycle, lifecycle.admitAfter > 1 {
+                        // A key not admitted has no row to train: the step is dropped.
+                        counts.droppedPushes.add(1, ordering: .relaxed)
+                        continue
+                    }
                     row = createRow(in: &stripe, key: key, generation: generation)
                     created += 1
+                    if lifecycle != nil { enforceCap(in: &stripe, keeping: key) }
+                    row = stripe.row(for: key)
                 }
+                if lifecycle != nil, let slot = stripe.slot(of: key) { stripe.touch(slot: slot, tick: tick) }
                 let value = row.unsafelyUnwrapped
                 optimizer.step(value: value, state: value + dim, gradient: grad + i * dim)
             }

@@ -27,6 +27,12 @@ struct RowStripe: ~Copyable, @unchecked Sendable {
     private var rowChunks: [UnsafeMutablePointer<Float>] = []
     private var keyChunks: [UnsafeMutablePointer<UInt64>] = []
     private var stampChunks: [UnsafeMutablePointer<UInt64>] = []
+    /// Per slot, the tick (seconds since the table began) of its last pull or push; kept
+    /// only when the table's lifecycle needs it (`tracksAccess`).
+    private var accessChunks: [UnsafeMutablePointer<UInt32>] = []
+    let tracksAccess: Bool
+    /// Admission: how often each key without a row was pulled (`TableLifecycle.admitAfter`).
+    var sightings: [UInt64: UInt16] = [:]
     /// Keys removed, with the generation of their removal; dropped when the key
     /// gets a row again or by `forgetRemovals(through:)`.
     private(set) var removals: [UInt64: UInt64] = [:]
@@ -34,8 +40,9 @@ struct RowStripe: ~Copyable, @unchecked Sendable {
     private var firstChunkRows = 0
 
     /// Precondition: `chunkRows` is a power of two.
-    init(rowWidth: Int, chunkRows: Int) {
+    init(rowWidth: Int, chunkRows: Int, tracksAccess: Bool = false) {
         precondition(chunkRows > 0 && chunkRows & (chunkRows - 1) == 0, "chunkRows must be a power of two")
+        self.tracksAccess = tracksAccess
         self.rowWidth = rowWidth
         self.chunkRows = chunkRows
         self.chunkShift = chunkRows.trailingZeroBitCount
@@ -45,6 +52,7 @@ struct RowStripe: ~Copyable, @unchecked Sendable {
         for chunk in rowChunks { chunk.deallocate() }
         for chunk in keyChunks { chunk.deallocate() }
         for chunk in stampChunks { chunk.deallocate() }
+        for chunk in accessChunks { chunk.deallocate() }
     }
 
     /// Rows the allocated chunks can hold.
@@ -56,7 +64,8 @@ struct RowStripe: ~Copyable, @unchecked Sendable {
     /// (Swift's Dictionary: power-of-two buckets at most 3/4 full, 12 bytes per
     /// bucket for a UInt64 key and UInt32 slot, plus one bit of occupancy map).
     var bytesUsed: Int {
-        let slabs = capacity * (rowWidth * MemoryLayout<Float>.size + 2 * MemoryLayout<UInt64>.size)
+        let slabs = capacity * (rowWidth * MemoryLayout<Float>.size + 2 * MemoryLayout<UInt64>.size
+                                + (tracksAccess ? MemoryLayout<UInt32>.size : 0))
         var buckets = 0
         if index.capacity > 0 {
             buckets = 1
@@ -65,7 +74,8 @@ struct RowStripe: ~Copyable, @unchecked Sendable {
         let indexBytes = buckets * (MemoryLayout<UInt64>.size + MemoryLayout<UInt32>.size) + buckets / 8
         let chunkLists = rowChunks.capacity * 3 * MemoryLayout<UnsafeMutablePointer<Float>>.size
         let tombstones = removals.capacity * 2 * MemoryLayout<UInt64>.size
-        return slabs + indexBytes + chunkLists + tombstones
+        let admission = sightings.capacity * (MemoryLayout<UInt64>.size + MemoryLayout<UInt16>.size) * 4 / 3
+        return slabs + indexBytes + chunkLists + tombstones + admission
     }
 
     /// The row stored in `slot`. Precondition: `slot < count`.
@@ -84,6 +94,31 @@ struct RowStripe: ~Copyable, @unchecked Sendable {
     @inline(__always)
     func stamp(at slot: Int) -> UInt64 {
         stampChunks[slot >> chunkShift][slot & (chunkRows - 1)]
+    }
+
+    /// The last-access tick of `slot` (0 without access tracking). Precondition: `slot < count`.
+    @inline(__always)
+    func access(at slot: Int) -> UInt32 {
+        tracksAccess ? accessChunks[slot >> chunkShift][slot & (chunkRows - 1)] : 0
+    }
+
+    /// The row of `key`, if present, marking it used at `tick` (when access is tracked).
+    @inline(__always)
+    mutating func row(for key: UInt64, touching tick: UInt32) -> UnsafeMutablePointer<Float>? {
+        guard let slot = index[key].map(Int.init) else { return nil }
+        if tracksAccess { accessChunks[slot >> chunkShift][slot & (chunkRows - 1)] = tick }
+        return row(slot)
+    }
+
+    /// The slot of `key`, if present.
+    func slot(of key: UInt64) -> Int? {
+        index[key].map(Int.init)
+    }
+
+    /// Marks `slot` used at `tick` (when access is tracked).
+    @inline(__always)
+    mutating func touch(slot: Int, tick: UInt32) {
+        if tracksAccess { accessChunks[slot >> chunkShift][slot & (chunkRows - 1)] = tick }
     }
 
     /// The row of `key`, if present.
@@ -112,6 +147,7 @@ struct RowStripe: ~Copyable, @unchecked Sendable {
         count += 1
         keyChunks[slot >> chunkShift][slot & (chunkRows - 1)] = key
         stampChunks[slot >> chunkShift][slot & (chunkRows - 1)] = generation
+        if tracksAccess { accessChunks[slot >> chunkShift][slot & (chunkRows - 1)] = 0 }
         index[key] = UInt32(slot)
         if !removals.isEmpty { removals.removeValue(forKey: key) }
         return row(slot)
@@ -130,6 +166,7 @@ struct RowStripe: ~Copyable, @unchecked Sendable {
             row(slot).update(from: row(last), count: rowWidth)
             keyChunks[slot >> chunkShift][slot & (chunkRows - 1)] = lastKey
             stampChunks[slot >> chunkShift][slot & (chunkRows - 1)] = stamp(at: last)
+            if tracksAccess { accessChunks[slot >> chunkShift][slot & (chunkRows - 1)] = access(at: last) }
             index[lastKey] = removed
         }
         count -= 1
@@ -138,6 +175,7 @@ struct RowStripe: ~Copyable, @unchecked Sendable {
             rowChunks.removeLast().deallocate()
             keyChunks.removeLast().deallocate()
             stampChunks.removeLast().deallocate()
+            if tracksAccess { accessChunks.removeLast().deallocate() }
         }
         return true
     }
@@ -170,6 +208,7 @@ struct RowStripe: ~Copyable, @unchecked Sendable {
             rowChunks.append(.allocate(capacity: firstChunkRows * rowWidth))
             keyChunks.append(.allocate(capacity: firstChunkRows))
             stampChunks.append(.allocate(capacity: firstChunkRows))
+            if tracksAccess { accessChunks.append(.allocate(capacity: firstChunkRows)) }
         } else if firstChunkRows < chunkRows {
             let newRows = min(2 * firstChunkRows, chunkRows)
             let rows = UnsafeMutablePointer<Float>.allocate(capacity: newRows * rowWidth)
@@ -184,11 +223,18 @@ struct RowStripe: ~Copyable, @unchecked Sendable {
             stamps.moveInitialize(from: stampChunks[0], count: count)
             stampChunks[0].deallocate()
             stampChunks[0] = stamps
+            if tracksAccess {
+                let ticks = UnsafeMutablePointer<UInt32>.allocate(capacity: newRows)
+                ticks.moveInitialize(from: accessChunks[0], count: count)
+                accessChunks[0].deallocate()
+                accessChunks[0] = ticks
+            }
             firstChunkRows = newRows
         } else {
             rowChunks.append(.allocate(capacity: chunkRows * rowWidth))
             keyChunks.append(.allocate(capacity: chunkRows))
             stampChunks.append(.allocate(capacity: chunkRows))
+            if tracksAccess { accessChunks.append(.allocate(capacity: chunkRows)) }
         }
     }
 }
@@ -197,7 +243,7 @@ struct RowStripe: ~Copyable, @unchecked Sendable {
 final class LockedStripe: Sendable {
     let rows: Mutex<RowStripe>
 
-    init(rowWidth: Int, chunkRows: Int) {
-        rows = Mutex(RowStripe(rowWidth: rowWidth, chunkRows: chunkRows))
+    init(rowWidth: Int, chunkRows: Int, tracksAccess: Bool = false) {
+        rows = Mutex(RowStripe(rowWidth: rowWidth, chunkRows: chunkRows, tracksAccess: tracksAccess))
     }
 }
