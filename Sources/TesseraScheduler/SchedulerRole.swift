@@ -47,6 +47,7 @@ public struct SchedulerRole: Sendable {
         }
         let scheduler = try JobScheduler(config: config, stateDirectory: stateDirectory, recover: recover, outputs: outputs,
                                          checkpointRoot: checkpointDirectory ?? config.checkpoint.directory, resumed: resumed,
+                                         resumedRoot: resumeDirectory,
                                          console: console, logger: logger)
         var router = RPCRouter()
         router.register(scheduler)
