@@ -925,13 +925,14 @@ public actor JobScheduler: SchedulerService {
         guard let recovery = coordinator.recovery else { return }
         if redoneThisRecovery == nil {
             // Work thrown away: whole epochs after the checkpoint, plus the part of the epoch in progress
-            // (by examples reported, or by time up to the lost member's last heartbeat, whichever is more:
-            // workers report only every progress_interval).
+            // (by BSP steps passed, examples reported, or time up to the lost member's last heartbeat,
+            // whichever is most: workers report examples only every progress_interval).
             let total = coordinator.loadedExamples.values.reduce(0, +)
             let reported = total > 0 ? Double(epochExamples) / Double(total) : 0
             let elapsed = epochStarted.map { recovery.lastSeen - ($0 - started).seconds } ?? 0
             let timed = lastEpochSeconds > 0 ? elapsed / lastEpochSeconds : 0
-            let partial = epochEnded ? 1 : min(1, max(0, reported, timed))
+            let stepped = Double(recovery.stepsDone) / Double(max(1, coordinator.stepsPerEpoch))
+            let partial = epochEnded ? 1 : min(1, max(0, reported, timed, stepped))
             redoneThisRecovery = max(0, Double(recovery.interruptedEpoch - restartEpoch) + partial)
             summary.epochs.removeAll { $0.epoch >= restartEpoch }
         }

@@ -121,6 +121,8 @@ public struct TrainingCoordinator: Sendable {
         /// The epoch in progress when it happened, and the epoch training restarts at.
         public var interruptedEpoch: Int
         public var restartEpoch: Int
+        /// Steps of the interrupted epoch every worker had passed (BSP barriers released; 0 under ASP/SSP).
+        public var stepsDone = 0
         /// Whether the shards roll back to `lastCheckpointEpoch` (false: no checkpoint; a lost worker's epoch is redone on the current rows).
         public var rollsBack: Bool
         /// When training resumed (nil until it has).
@@ -330,8 +332,10 @@ public struct TrainingCoordinator: Sendable {
             ongoing.restoring = false
             recovery = ongoing
         } else {
+            let steps: Int = if case .training = phase, releasedBarrier > barrierBase { Int(releasedBarrier - barrierBase) } else { 0 }
             recovery = Recovery(lost: [member.name], reason: reason, lastSeen: member.lastSeen, detected: now,
-                                interruptedEpoch: interrupted, restartEpoch: restart, rollsBack: lastCheckpointEpoch != nil)
+                                interruptedEpoch: interrupted, restartEpoch: restart, stepsDone: min(steps, stepsPerEpoch),
+                                rollsBack: lastCheckpointEpoch != nil)
         }
         attempt += 1
         phase = .recovering(epoch: restart)
