@@ -123,6 +123,8 @@ public final class Launcher: Sendable {
 
     /// Times the launcher restarts one online worker before treating its death as fatal.
     static let maxOnlineRestarts = 5
+    /// Times the launcher restarts one shard or worker during training before treating its death as fatal.
+    static let maxRestarts = 3
 
     private func supervise(_ state: inout Supervision) async throws -> Int32 {
         let parent = "\(getpid())"
@@ -194,8 +196,19 @@ public final class Launcher: Sendable {
                                                       arguments: ["worker", "--online", "--scheduler", address, "--id", id] + memberMetricsArguments,
                                                       log: "online-\(id).log", parent: parent)
                     continue
+                } else if !state.stopping, !how.isSuccess, let index = state.children.firstIndex(where: { $0 === child }),
+                          state.restarts[child.name, default: 0] < Self.maxRestarts,
+                          let (arguments, log, note) = restart(child.name, address: address, resumed: restore) {
+                    // The scheduler rolls the shards back to the last checkpoint and restarts the epoch once it rejoins.
+                    state.restarts[child.name, default: 0] += 1
+                    let count = state.restarts[child.name, default: 0]
+                    say("\(child.name) (pid \(child.pid)) \(how); restarting it\(note) (\(count) of \(Self.maxRestarts))")
+                    state.children[index] = try spawn(name: child.name, arguments: arguments, log: "\(log)-restart-\(count).log",
+                                                      parent: parent)
+                    continue
                 } else if !state.stopping && !(child.name.hasPrefix("worker") && how.isSuccess) {
-                    complain("\(child.name) (pid \(child.pid)) \(how)\(tail(of: child))")
+                    let hint = child.name.hasPrefix("server") && !how.isSuccess ? " (no checkpoint yet to restart it from)" : ""
+                    complain("\(child.name) (pid \(child.pid)) \(how)\(hint)\(tail(of: child))")
                     state.exitCode = 1
                     state.stopping = true
                     await requestShutdown(client, reason: "\(child.name) \(how)")
@@ -249,6 +262,26 @@ public final class Launcher: Sendable {
             }
         }
         return state.exitCode
+    }
+
+    /// How to restart a dead shard or worker (`name` is "server N" or "worker N"):
+    /// its arguments, log name and a note; nil when it cannot be (a shard with no
+    /// checkpoint yet to restore from, or another role).
+    private func restart(_ name: String, address: String, resumed: String?) -> (arguments: [String], log: String, note: String)? {
+        let words = name.split(separator: " ")
+        guard words.count == 2, let id = Int(words[1]) else { return nil }
+        switch words[0] {
+        case "worker":
+            return (["worker", "--scheduler", address, "--id", "\(id)"], "worker-\(id)", " on the same data shard")
+        case "server":
+            // The newest complete checkpoint: this run's, else the one it resumed from.
+            let root = (try? JobCheckpoint.load(root: plan.checkpointDirectory)) != nil ? plan.checkpointDirectory : resumed
+            guard let root else { return nil }
+            return (["server", "--scheduler", address, "--id", "\(id)", "--restore", root], "server-\(id)",
+                    " from the checkpoint in \(root)")
+        default:
+            return nil
+        }
     }
 
     /// The checkpoint root the shards restore: the one given, or — when `shards:` differs

@@ -82,6 +82,12 @@ public actor JobScheduler: SchedulerService {
     private var checkpointWaiters: [UInt64: CheckedContinuation<Tessera_V1_CheckpointJobResponse, Error>] = [:]
     private var nextCheckpointWaiter: UInt64 = 0
     private var lastCheckpoint: Tessera_V1_CheckpointJobResponse?
+    /// The newest complete checkpoint, which recovery rolls every shard back to.
+    private var rollbackTarget: (root: String, record: JobCheckpoint)?
+    /// Whether the epoch of the latest `startEpoch` has ended (its evaluation began).
+    private var epochEnded = false
+    /// Epochs of work the recovery under way redoes (nil when none is under way).
+    private var redoneThisRecovery: Double?
 
     /// - Parameters:
     ///   - stateDirectory: where the feedback log, consumer states and job state live (kept across restarts).
@@ -89,8 +95,9 @@ public actor JobScheduler: SchedulerService {
     ///     serving and online learning resume; offline training is not repeated.
     ///   - checkpointRoot: where checkpoints go (periodic ones per `checkpoint.every_epochs`, and `tessera checkpoint`).
     ///   - resumed: the checkpoint the shards restored (`tessera launch --resume`): training continues after its epoch.
+    ///   - resumedRoot: where `resumed` lives (recovery rolls back to it until this run checkpoints).
     public init(config: ClusterConfig, stateDirectory: String, recover: Bool = false, outputs: Outputs = Outputs(),
-                checkpointRoot: String? = nil, resumed: JobCheckpoint? = nil,
+                checkpointRoot: String? = nil, resumed: JobCheckpoint? = nil, resumedRoot: String? = nil,
                 console: Console = Console(), logger: Logger, security: ClientSecurity = .insecure) throws {
         self.config = config
         self.checkpointRoot = checkpointRoot
@@ -112,6 +119,10 @@ public actor JobScheduler: SchedulerService {
         if let resumed {
             coordinator.firstEpoch = resumed.epoch + 1
             epochsTrained = resumed.epoch
+            if let resumedRoot {
+                coordinator.lastCheckpointEpoch = resumed.epoch
+                rollbackTarget = (resumedRoot, resumed)
+            }
         }
         feedback = try FeedbackHub(directory: stateDirectory, onlineWorkers: config.online.workers, fsync: config.online.fsync)
         inference = try OnlineServing(config: config, hub: feedback, logger: logger)
@@ -227,6 +238,7 @@ public actor JobScheduler: SchedulerService {
 
     public func barrier(_ request: Tessera_V1_BarrierRequest, context: ServerContext) async throws -> Tessera_V1_BarrierResponse {
         guard !coordinator.isOver else { throw RPCError(.aborted, "the job is over (\(coordinator.phaseDescription))") }
+        if let refusal = coordinator.barrierRefusal(generation: request.generation) { throw RPCError(.aborted, refusal) }
         let directives = coordinator.arrive(generation: request.generation, worker: request.memberID)
         var response = Tessera_V1_BarrierResponse()
         response.generation = request.generation
@@ -243,7 +255,7 @@ public actor JobScheduler: SchedulerService {
     }
 
     public func getTask(_ request: Tessera_V1_TaskRequest, context: ServerContext) async throws -> Tessera_V1_Task {
-        if let directive = coordinator.task(afterEpoch: Int(request.completedEpoch)) {
+        if let directive = coordinator.task(afterEpoch: Int(request.completedEpoch), attempt: Int(request.attempt)) {
             return task(for: directive, worker: request.workerID)
         }
         let budget = context.waitBudget()
@@ -262,7 +274,8 @@ public actor JobScheduler: SchedulerService {
                                            steps: request.stepsPerEpoch > 0 ? Int(request.stepsPerEpoch) : nil, now: now))
             return Tessera_V1_ProgressAck()
         }
-        guard case .training(let epoch) = coordinator.phase, epoch == Int(request.epoch) else {
+        guard case .training(let epoch) = coordinator.phase, epoch == Int(request.epoch),
+              request.attempt == 0 || Int(request.attempt) == coordinator.attempt else {
             return Tessera_V1_ProgressAck()
         }
         epochExamples += Int(request.examples)
@@ -270,7 +283,7 @@ public actor JobScheduler: SchedulerService {
         epochCommunication += request.communicationSeconds
         printProgressIfDue(epoch: epoch)
         if request.epochDone {
-            apply(coordinator.workerFinished(id: request.workerID, epoch: epoch, now: now))
+            apply(coordinator.workerFinished(id: request.workerID, epoch: epoch, attempt: Int(request.attempt), now: now))
         }
         return Tessera_V1_ProgressAck()
     }
@@ -285,7 +298,7 @@ public actor JobScheduler: SchedulerService {
         var status = Tessera_V1_JobStatus()
         switch coordinator.phase {
         case .starting: status.state = .starting
-        case .training, .evaluating: status.state = .training
+        case .training, .evaluating, .recovering: status.state = .training
         case .finished: status.state = finalReportDone ? .serving : .training
         case .failed: status.state = .failed
         case .stopping: status.state = .stopping
@@ -346,6 +359,19 @@ public actor JobScheduler: SchedulerService {
         for directive in directives {
             switch directive {
             case .publishShardMap(let routing):
+                if let parameters {
+                    // A replaced shard: the same client (serving holds it too) routes to its new address.
+                    do {
+                        try parameters.update(routing: routing)
+                    } catch {
+                        apply(coordinator.fail("cannot open channels to the shards: \(error)"))
+                        return
+                    }
+                    console.line("shard map version \(routing.version): \(routing.shardIDs.map { "shard \($0) at \(routing.addresses[$0] ?? "?")" }.joined(separator: ", "))")
+                    saveJobState()
+                    mapWaiters.resumeAll { _ in routing }
+                    continue
+                }
                 do {
                     parameters = try ShardedParameterClient(routing: routing, security: security)
                 } catch {
@@ -361,6 +387,8 @@ public actor JobScheduler: SchedulerService {
             case .releaseBarrier(let generation):
                 barrierWaiters.resume(key: generation, with: generation)
             case .startEpoch(let epoch, let steps):
+                reportRecoveryIfResumed(epoch: epoch)
+                epochEnded = false
                 epochExamples = 0
                 epochLoss = 0
                 epochCommunication = 0
@@ -370,13 +398,10 @@ public actor JobScheduler: SchedulerService {
                     let examples = coordinator.loadedExamples.values.reduce(0, +)
                     console.line("training: \(config.workers) workers, \(Format.count(Double(examples))) examples, \(steps) steps of \(config.training.batchSize) per worker per epoch, \(config.training.consistency.rawValue.uppercased())")
                 }
-                let task = Tessera_V1_Task.with {
-                    $0.kind = .trainEpoch
-                    $0.epoch = UInt32(epoch)
-                    $0.steps = UInt32(steps)
-                }
+                let task = trainTask(epoch: epoch, steps: steps)
                 taskWaiters.resumeAll { _ in task }
             case .evaluate(let epoch):
+                epochEnded = true
                 let trainSeconds = epochStarted.map { (clock.now - $0).seconds } ?? 0
                 lastEpochSeconds = trainSeconds
                 Task { await self.evaluate(epoch: epoch, trainSeconds: trainSeconds) }
@@ -397,7 +422,23 @@ public actor JobScheduler: SchedulerService {
                 summary.failure = reason
                 writeSummary()
                 beginExit(code: 1)
+            case .abandonEpoch(let reason, let restartEpoch):
+                abandon(reason: reason, restartEpoch: restartEpoch)
+            case .restoreShards(let epoch, let attempt):
+                Task { await self.restoreShards(epoch: epoch, attempt: attempt) }
             }
+        }
+    }
+
+    /// A train-epoch task of the current attempt.
+    private func trainTask(epoch: Int, steps: Int) -> Tessera_V1_Task {
+        Tessera_V1_Task.with {
+            $0.kind = .trainEpoch
+            $0.epoch = UInt32(epoch)
+            $0.steps = UInt32(steps)
+            $0.attempt = UInt32(coordinator.attempt)
+            $0.barrierBase = coordinator.barrierBase
+            $0.shardMapVersion = coordinator.routing?.version ?? 0
         }
     }
 
@@ -405,9 +446,7 @@ public actor JobScheduler: SchedulerService {
         var task = Tessera_V1_Task()
         switch directive {
         case .startEpoch(let epoch, let steps):
-            task.kind = .trainEpoch
-            task.epoch = UInt32(epoch)
-            task.steps = UInt32(steps)
+            task = trainTask(epoch: epoch, steps: steps)
         case .stopWorkers(let reason):
             task.kind = .stop
             task.reason = reason
@@ -513,6 +552,7 @@ public actor JobScheduler: SchedulerService {
         let evalStart = clock.now
         do {
             let context = try await loading.value
+            guard coordinator.phase == .evaluating(epoch: epoch) else { return }
             if epoch % config.evaluation.every != 0 && epoch < config.training.epochs {
                 recordEpoch(epoch: epoch, result: nil, snapshot: nil, context: context, trainSeconds: trainSeconds, evalSeconds: 0)
                 try await checkpointIfDue(epoch: epoch)
@@ -527,13 +567,31 @@ public actor JobScheduler: SchedulerService {
             for part in context.monitor {
                 results.append(try await Self.score(part, snapshot: snapshot, context: context, k: config.evaluation.k))
             }
+            // A member died meanwhile: this epoch is redone, and so is its evaluation.
+            guard coordinator.phase == .evaluating(epoch: epoch) else { return }
             recordEpoch(epoch: epoch, result: EvaluationContext.mean(results), snapshot: snapshot, context: context,
                         trainSeconds: trainSeconds, evalSeconds: (clock.now - evalStart).seconds)
             try await checkpointIfDue(epoch: epoch)
             advance(after: epoch, context: context)
         } catch {
+            if await recoveryUnderway(instead: epoch, error: error) { return }
             apply(coordinator.fail("evaluation after epoch \(epoch) failed: \(error)"))
         }
+    }
+
+    /// Whether evaluating `epoch` failed because a member died: the phase moved
+    /// on already, or a shard is unreachable and the loss is noticed (heartbeats,
+    /// or its replacement registering) within the heartbeat timeout.
+    private func recoveryUnderway(instead epoch: Int, error: any Error) async -> Bool {
+        let deadline = clock.now + .seconds(config.scheduler.heartbeatTimeout + 2)
+        let code = (error as? RPCError)?.code
+        let mayBeLoss = (error as? RPCError)?.isTransient == true || code == .failedPrecondition
+        repeat {
+            if coordinator.phase != .evaluating(epoch: epoch) { return true }
+            guard mayBeLoss else { return false }
+            try? await Task.sleep(for: .milliseconds(100))
+        } while clock.now < deadline
+        return coordinator.phase != .evaluating(epoch: epoch)
     }
 
     /// Two-tower item vectors are tower outputs: serving scores them from their own table.
@@ -793,7 +851,7 @@ public actor JobScheduler: SchedulerService {
     /// Checkpoints at the end of `epoch` when the schedule or a `tessera checkpoint` call asks.
     /// Runs between epochs: every worker has finished and nothing is being pushed.
     private func checkpointIfDue(epoch: Int) async throws {
-        guard checkpointRoot != nil else { return }
+        guard checkpointRoot != nil, coordinator.phase == .evaluating(epoch: epoch) else { return }
         let every = config.checkpoint.everyEpochs
         let periodic = every > 0 && (epoch % every == 0 || epoch == config.training.epochs)
         guard periodic || !checkpointWaiters.isEmpty else { return }
@@ -827,6 +885,8 @@ public actor JobScheduler: SchedulerService {
                                    shardSequences: Dictionary(uniqueKeysWithValues: answers.map { ("\($0.key)", $0.value.sequence) }), rows: rows, bytes: bytes,
                                    seconds: seconds, writtenAt: Date().timeIntervalSince1970)
         try record.save(root: root)
+        rollbackTarget = (root, record)
+        if epoch >= coordinator.lastCheckpointEpoch ?? 0 { coordinator.lastCheckpointEpoch = epoch }
         let wroteIncremental = answers.values.allSatisfy(\.incremental)
         console.line(String(format: "checkpoint after epoch %d: %@ rows, %@ in %@ (%@) -> %@", epoch, Format.count(Double(rows)),
                             Format.bytes(Double(bytes)), Format.seconds(seconds), wroteIncremental ? "incremental" : "full", root))
@@ -867,6 +927,87 @@ public actor JobScheduler: SchedulerService {
     private func expireCheckpointWaiter(_ id: UInt64, after seconds: Double) {
         checkpointWaiters.removeValue(forKey: id)?.resume(
             throwing: RPCError(.deadlineExceeded, "no epoch ended within \(Int(seconds)) s; no checkpoint was taken"))
+    }
+
+    // MARK: Recovery
+
+    /// A member died: the epoch in progress is abandoned until its replacement is ready.
+    private func abandon(reason: String, restartEpoch: Int) {
+        barrierWaiters.failAll(RPCError(.aborted, "epoch abandoned: \(reason)"))
+        guard let recovery = coordinator.recovery else { return }
+        if redoneThisRecovery == nil {
+            // Work thrown away: whole epochs after the checkpoint, plus the part of the epoch in progress
+            // (by BSP steps passed, examples reported, or time up to the lost member's last heartbeat,
+            // whichever is most: workers report examples only every progress_interval).
+            let total = coordinator.loadedExamples.values.reduce(0, +)
+            let reported = total > 0 ? Double(epochExamples) / Double(total) : 0
+            let elapsed = epochStarted.map { recovery.lastSeen - ($0 - started).seconds } ?? 0
+            let timed = lastEpochSeconds > 0 ? elapsed / lastEpochSeconds : 0
+            let stepped = Double(recovery.stepsDone) / Double(max(1, coordinator.stepsPerEpoch))
+            let partial = epochEnded ? 1 : min(1, max(0, reported, timed, stepped))
+            redoneThisRecovery = max(0, Double(recovery.interruptedEpoch - restartEpoch) + partial)
+            summary.epochs.removeAll { $0.epoch >= restartEpoch }
+        }
+        let target = recovery.rollsBack ? "rolling every shard back to the checkpoint of epoch \(restartEpoch - 1)" : "no checkpoint yet: the epoch is redone on the current rows"
+        console.line("member lost: \(reason)")
+        console.line("recovery: epoch \(recovery.interruptedEpoch) abandoned; waiting for a replacement, then \(target) and restarting at epoch \(restartEpoch) (attempt \(coordinator.attempt))")
+        logger.warning("member lost", metadata: ["reason": "\(reason)", "restart_epoch": "\(restartEpoch)"])
+    }
+
+    /// Rolls every shard back to `rollbackTarget` once they all serve the current map.
+    private func restoreShards(epoch: Int, attempt: Int) async {
+        guard let (root, record) = rollbackTarget, record.epoch == epoch, let parameters, let routing = coordinator.routing else {
+            apply(coordinator.fail("recovery: no record of the checkpoint of epoch \(epoch) to roll back to"))
+            return
+        }
+        let start = clock.now
+        do {
+            // A surviving shard learns the new map from its next heartbeat; pulls with it would be refused until then.
+            let deadline = clock.now + .seconds(max(10, 10 * config.scheduler.heartbeatInterval))
+            while true {
+                let stats = try? await parameters.stats()
+                if let stats, stats.count == routing.shardIDs.count, stats.values.allSatisfy({ $0.shardMapVersion == routing.version }) { break }
+                guard clock.now < deadline else {
+                    throw RPCError(.deadlineExceeded, "not every shard took up shard map version \(routing.version) in time")
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            var sequences: [UInt32: UInt64] = [:]
+            for (id, sequence) in record.shardSequences { if let id = UInt32(id) { sequences[id] = sequence } }
+            let answers = try await parameters.restore(directory: root, sequences: sequences, options: CallOptions(timeout: .seconds(600)))
+            let rows = answers.values.reduce(0) { $0 + Int($1.rows) }
+            console.line(String(format: "recovery: %d shards rolled back to the checkpoint of epoch %d (%@ rows) in %@", answers.count, epoch,
+                                Format.count(Double(rows)), Format.seconds((clock.now - start).seconds)))
+        } catch {
+            guard coordinator.attempt == attempt else { return }
+            apply(coordinator.fail("recovery: cannot roll the shards back to the checkpoint of epoch \(epoch) in \(root): \(error)"))
+            return
+        }
+        epochsTrained = epoch
+        inference.setModelVersion(UInt64(epoch))
+        apply(coordinator.shardsRestored(attempt: attempt, now: now))
+    }
+
+    /// Reports a recovery that just ended (training restarts at `epoch`), on the console and in the summary.
+    private func reportRecoveryIfResumed(epoch: Int) {
+        guard let recovery = coordinator.recoveries.last, summary.recoveries.count < coordinator.recoveries.count,
+              let resumed = recovery.resumed else { return }
+        let redone = redoneThisRecovery ?? 0
+        redoneThisRecovery = nil
+        var record = RunSummary.Recovery()
+        record.lost = recovery.lost
+        record.reason = recovery.reason
+        record.interruptedEpoch = recovery.interruptedEpoch
+        record.restartEpoch = recovery.restartEpoch
+        record.detectionSeconds = recovery.detected - recovery.lastSeen
+        record.secondsToResume = resumed - recovery.lastSeen
+        record.epochsRedone = redone
+        summary.recoveries.append(record)
+        summary.epochsRedone += redone
+        summary.redoneFraction = summary.epochsRedone / Double(max(1, config.training.epochs))
+        console.line(String(format: "recovery: training resumed at epoch %d, %.2f s after the last heartbeat of %@ (noticed after %.2f s); %.2f epochs of work redone (%.1f%% of %d)",
+                            epoch, record.secondsToResume, recovery.lost.joined(separator: ", "), record.detectionSeconds, redone,
+                            100 * redone / Double(max(1, config.training.epochs)), config.training.epochs))
     }
 
     // MARK: Liveness and exit

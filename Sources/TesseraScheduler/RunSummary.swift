@@ -45,6 +45,22 @@ public struct RunSummary: Codable, Sendable {
         public var totalSeconds = 0.0
     }
 
+    /// A recovery from lost members during training.
+    public struct Recovery: Codable, Sendable {
+        /// The members lost, by name.
+        public var lost: [String] = []
+        public var reason = ""
+        /// The epoch in progress, and the epoch training restarted at.
+        public var interruptedEpoch = 0
+        public var restartEpoch = 0
+        /// From the lost member's last heartbeat (≈ its death) to the scheduler noticing.
+        public var detectionSeconds = 0.0
+        /// From the lost member's last heartbeat to training resumed.
+        public var secondsToResume = 0.0
+        /// Epochs of work thrown away and redone (the part of the interrupted epoch counts as a fraction).
+        public var epochsRedone = 0.0
+    }
+
     public var job = ""
     public var runID = ""
     /// "finished" or "failed".
@@ -69,6 +85,11 @@ public struct RunSummary: Codable, Sendable {
     /// Median over epochs of training examples per second (whole cluster).
     public var examplesPerSecond = 0.0
     public var timings = Timings()
+    /// Recoveries from lost shards or workers, in order.
+    public var recoveries: [Recovery] = []
+    /// Epochs of work redone over all recoveries, and that as a fraction of `training.epochs`.
+    public var epochsRedone = 0.0
+    public var redoneFraction = 0.0
 
     public init() {}
 

@@ -55,6 +55,7 @@ public struct SchedulerRole: Sendable {
         let security = try ResolvedSecurity(settings: config.security)
         let scheduler = try JobScheduler(config: config, stateDirectory: stateDirectory, recover: recover, outputs: outputs,
                                          checkpointRoot: checkpointDirectory ?? config.checkpoint.directory, resumed: resumed,
+                                         resumedRoot: resumeDirectory,
                                          console: console, logger: logger, security: security.client)
         let metrics = SchedulerMetrics()
         let endpoint = try await MetricsEndpoint.start(settings: config.metrics, registry: metrics.registry, logger: logger) {

@@ -171,4 +171,8 @@ final class ShardSlot: ParameterServerService {
     func checkpoint(_ request: Tessera_V1_CheckpointRequest, context: ServerContext) async throws -> Tessera_V1_CheckpointResponse {
         try await ready().checkpoint(request, context: context)
     }
+
+    func restore(_ request: Tessera_V1_RestoreRequest, context: ServerContext) async throws -> Tessera_V1_RestoreResponse {
+        try await ready().restore(request, context: context)
+    }
 }

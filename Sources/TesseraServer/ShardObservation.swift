@@ -111,4 +111,8 @@ struct MeteredParameterServer<Inner: ParameterServerService>: ParameterServerSer
     func checkpoint(_ request: Tessera_V1_CheckpointRequest, context: ServerContext) async throws -> Tessera_V1_CheckpointResponse {
         try await inner.checkpoint(request, context: context)
     }
+
+    func restore(_ request: Tessera_V1_RestoreRequest, context: ServerContext) async throws -> Tessera_V1_RestoreResponse {
+        try await inner.restore(request, context: context)
+    }
 }

@@ -328,6 +328,79 @@ public final class ShardService: ParameterServerService {
         return response
     }
 
+    /// Rolls every table back to the checkpoint chain in `ROOT/shard-<id>`, in place.
+    ///
+    /// The chain is read and checked in full before any row changes, so a
+    /// damaged one leaves the shard as it was. Then each table keeps exactly
+    /// the checkpoint's rows (rows created since are removed), producers'
+    /// sequences are the checkpoint's, served indexes are refreshed, and the
+    /// next checkpoint extends this chain. Precondition: nothing pulls or
+    /// pushes meanwhile (the scheduler holds the workers back during recovery).
+    public func restore(_ request: Tessera_V1_RestoreRequest, context: ServerContext) async throws -> Tessera_V1_RestoreResponse {
+        guard !request.directory.isEmpty else {
+            throw RPCError(.invalidArgument, "directory: empty; name the cluster's checkpoint root")
+        }
+        let started = ContinuousClock.now
+        let root = Self.standardized(request.directory)
+        let directory = CheckpointFormat.shardDirectory(root: root, shardID: shardID)
+        let specs = tableOrder.compactMap { tables[$0]?.spec }
+        let shardCount = routing.withLock { $0?.shardIDs.count }
+        let shardID = self.shardID
+        let loaded: Result<(RestoredShard, [EmbeddingTable?]), CheckpointError> = await Self.onOwnThread {
+            Result { () throws(CheckpointError) in
+                let restored = try RestoredShard.load(directory: directory)
+                return (restored, try restored.tables(for: specs, shardID: shardID, shardCount: shardCount ?? restored.manifest.shardCount))
+            }
+        }
+        let (restored, fitted): (RestoredShard, [EmbeddingTable?])
+        switch loaded {
+        case .success(let value):
+            (restored, fitted) = value
+        case .failure(let error):
+            let code: RPCStatusCode = switch error.code {
+            case .missing: .notFound
+            case .corrupt: .dataLoss
+            case .mismatch: .failedPrecondition
+            default: .internal
+            }
+            throw RPCError(code, "restore of shard \(shardID): \(error.message)", cause: error)
+        }
+        guard request.sequence == 0 || restored.manifest.sequence == request.sequence else {
+            throw RPCError(.notFound, "restore of shard \(shardID): the newest checkpoint in \(directory) is \(restored.manifest.sequence), not \(request.sequence) as asked (a checkpoint after it was interrupted?)")
+        }
+        var rows = 0
+        var live: [EmbeddingTable] = []
+        for (name, source) in zip(tableOrder, fitted) {
+            guard let table = tables[name] else { continue }
+            var stale = Set<UInt64>()
+            table.forEachStripeSnapshot(changedAfter: nil) { stale.formUnion($0.keys) }
+            var restoredKeys: [UInt64] = []
+            try source?.forEachStripeSnapshot(changedAfter: nil) { (snapshot) throws(TableError) in
+                try table.insert(keys: snapshot.keys, rows: snapshot.rows)
+                stale.subtract(snapshot.keys)
+                restoredKeys += snapshot.keys
+            }
+            table.remove(keys: Array(stale))
+            rows += restoredKeys.count
+            live.append(table)
+            if let index = indexes[name] {
+                let keys = restoredKeys + stale
+                if !keys.isEmpty { index.apply(keys: keys) { keys in (try? table.lookupArray(keys)) ?? [] } }
+            }
+        }
+        sequences.withLock { $0 = restored.manifest.producerSequences }
+        let writer = CheckpointWriter(continuing: restored, tables: live)
+        // The removals just made are part of the restored state, not changes for the next incremental.
+        for table in live { table.forgetRemovals(through: table.changeGeneration - 1) }
+        checkpointChain.withLock { $0 = (root, writer) }
+        var response = Tessera_V1_RestoreResponse()
+        response.shardID = shardID
+        response.sequence = restored.manifest.sequence
+        response.rows = UInt64(rows)
+        response.seconds = (ContinuousClock.now - started).seconds
+        return response
+    }
+
     /// The writer of checkpoint root `root`: the current chain's, or a new one
     /// (whose first checkpoint is full) when `root` is another directory.
     private func checkpointWriter(root: String) throws -> CheckpointWriter {

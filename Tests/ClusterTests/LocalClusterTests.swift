@@ -74,16 +74,18 @@ import Glibc
         #expect(Harness.children(of: launch.pid).isEmpty)
     }
 
-    @Test func aKilledWorkerStopsTheClusterAndIsNamed() async throws {
+    /// Killed shards and workers are restarted (FailureClusterTests); a shard with no checkpoint to restore cannot be.
+    @Test func aKilledShardWithoutACheckpointStopsTheClusterAndIsNamed() async throws {
         let dir = try Harness.temporaryDirectory()
-        let config = try Harness.writeConfig(in: dir, epochs: 10_000)
+        let config = try Harness.writeConfig(in: dir, epochs: 10_000, extra: "checkpoint: {every_epochs: 0}")
         let launch = try Spawned(["launch", config, "--run-dir", "run"], in: dir)
         #expect(await launch.waitForOutput("epoch 1/", timeout: .seconds(120)), "\(launch.stdout)\n\(launch.stderr)")
-        let worker = try #require(Harness.child(of: launch.pid, matching: ["worker", "--id", "1"]))
-        kill(worker, SIGKILL)
+        let server = try #require(Harness.child(of: launch.pid, matching: ["server", "--id", "1"]))
+        kill(server, SIGKILL)
         let status = await launch.wait(timeout: .seconds(60))
         #expect(status != 0)
-        #expect(launch.stderr.contains("worker 1 (pid \(worker)) was killed by signal 9 (SIGKILL)"), "\(launch.stderr)")
+        #expect(launch.stderr.contains("server 1 (pid \(server)) was killed by signal 9 (SIGKILL) (no checkpoint yet to restart it from)"),
+                "\(launch.stderr)")
         #expect(Harness.children(of: launch.pid).isEmpty, "processes outlived the launcher")
     }
 

@@ -13,6 +13,9 @@ public struct TrainingCoordinator: Sendable {
         case training(epoch: Int)
         /// Every worker finished this epoch; the scheduler evaluates it.
         case evaluating(epoch: Int)
+        /// A member died: waiting for its replacement, then rolling the shards
+        /// back to the last checkpoint; training restarts at `epoch`.
+        case recovering(epoch: Int)
         /// Training is over; the model serves.
         case finished
         /// The job cannot go on.
@@ -35,6 +38,12 @@ public struct TrainingCoordinator: Sendable {
         case stopWorkers(reason: String)
         /// The job failed; report `reason` and stop the cluster.
         case fail(reason: String)
+        /// A member died (`reason`): abandon the epoch in progress — release
+        /// waiting workers with ABORTED so they ask for their next task.
+        case abandonEpoch(reason: String, restartEpoch: Int)
+        /// Every member is back: roll every shard back to the checkpoint of
+        /// `epoch`, then call `shardsRestored(attempt:)` (or `fail`).
+        case restoreShards(epoch: Int, attempt: Int)
     }
 
     /// One registered process.
@@ -84,6 +93,42 @@ public struct TrainingCoordinator: Sendable {
     private var schedulerReady = false
     /// The epoch training starts at: 1, or the one after a resumed checkpoint's.
     public var firstEpoch = 1
+    /// The epoch of the newest complete checkpoint (job.json), which recovery
+    /// rolls back to; nil when there is none (then a lost shard fails the job).
+    public var lastCheckpointEpoch: Int?
+    /// Seconds to wait for a lost member's replacement before failing the job.
+    public var replacementTimeout = 60.0
+    /// The training attempt: one more after each recovery. Tasks carry it, and
+    /// reports of older attempts are ignored.
+    public private(set) var attempt = 1
+    /// Barrier generations of the current epoch count from here (`Task.barrier_base`).
+    public private(set) var barrierBase: UInt64 = 0
+    private var nextBarrierBase: UInt64 = 0
+    /// The recovery under way, if any.
+    public private(set) var recovery: Recovery?
+    /// Recoveries completed so far, oldest first.
+    public private(set) var recoveries: [Recovery] = []
+
+    /// One recovery from dead members.
+    public struct Recovery: Sendable, Equatable {
+        /// The lost members, by name.
+        public var lost: [String]
+        /// What gave them away.
+        public var reason: String
+        /// When the first of them was last heard from (≈ its death), and when the loss was noticed.
+        public var lastSeen: Double
+        public var detected: Double
+        /// The epoch in progress when it happened, and the epoch training restarts at.
+        public var interruptedEpoch: Int
+        public var restartEpoch: Int
+        /// Steps of the interrupted epoch every worker had passed (BSP barriers released; 0 under ASP/SSP).
+        public var stepsDone = 0
+        /// Whether the shards roll back to `lastCheckpointEpoch` (false: no checkpoint; a lost worker's epoch is redone on the current rows).
+        public var rollsBack: Bool
+        /// When training resumed (nil until it has).
+        public var resumed: Double?
+        var restoring = false
+    }
 
     public init(shards: Int, workers: Int, onlineWorkers: Int = 0, epochs: Int, batchSize: Int, ring: RingSettings) {
         shardCount = shards
@@ -97,6 +142,7 @@ public struct TrainingCoordinator: Sendable {
     public init(config: ClusterConfig) {
         self.init(shards: config.shards, workers: config.workers, onlineWorkers: config.online.workers, epochs: config.training.epochs,
                   batchSize: config.training.batchSize, ring: config.ring)
+        replacementTimeout = config.scheduler.registrationTimeout
     }
 
     /// Whether the job has ended one way or another.
@@ -129,6 +175,14 @@ public struct TrainingCoordinator: Sendable {
         case .worker: workerCount
         case .onlineWorker: onlineWorkerCount
         }
+        var replaced: [Directive] = []
+        if role != .onlineWorker, let requestedID, isTraining, let holder = self.members(role).first(where: { $0.id == requestedID }),
+           holder.pid != pid || holder.address != address {
+            // A live member never registers twice: its process died and the launcher restarted it.
+            replaced = memberLost(role: role, id: requestedID,
+                                  reason: "\(holder.name) was replaced by a new process (pid \(pid)) registering as \(role.rawValue) \(requestedID)", now: now)
+            if isOver { return (requestedID, replaced) }
+        }
         let members = self.members(role)
         let noun = role == .server ? "shards" : "\(role.rawValue)s"
         let replacing = role == .onlineWorker && requestedID.map { id in members.contains { $0.id == id } } == true
@@ -157,7 +211,7 @@ public struct TrainingCoordinator: Sendable {
         switch role {
         case .worker:
             workers.append(member)
-            return (id, [])
+            return (id, replaced)
         case .onlineWorker:
             onlineWorkers.append(member)
             return (id, [])
@@ -165,12 +219,22 @@ public struct TrainingCoordinator: Sendable {
             break
         }
         servers.append(member)
-        guard servers.count == shardCount else { return (id, []) }
+        guard servers.count == shardCount else { return (id, replaced) }
         var addresses: [UInt32: String] = [:]
         for server in servers { addresses[server.id] = server.address }
-        let routing = ShardRouting(version: 1, addresses: addresses, virtualNodes: ring.virtualNodes, seed: ring.seed)
+        // A replacement serves at a new address: a new version, so stale routes are refused.
+        let routing = ShardRouting(version: (self.routing?.version ?? 0) + 1, addresses: addresses,
+                                   virtualNodes: ring.virtualNodes, seed: ring.seed)
         self.routing = routing
-        return (id, [.publishShardMap(routing)])
+        return (id, replaced + [.publishShardMap(routing)] + resumeIfReady(now: now))
+    }
+
+    /// Whether epochs are under way (training, evaluating or recovering).
+    private var isTraining: Bool {
+        switch phase {
+        case .training, .evaluating, .recovering: true
+        default: false
+        }
     }
 
     /// Records a heartbeat; the answer says whether the member should stop.
@@ -213,13 +277,96 @@ public struct TrainingCoordinator: Sendable {
         (servers + workers + onlineWorkers).filter { !$0.toldToStop }
     }
 
-    /// Fails the job if a member has been silent longer than `timeout` seconds.
+    /// Handles members silent longer than `timeout` seconds: during training a
+    /// shard or worker is recovered from (see `memberLost`), otherwise the job
+    /// fails. Also fails a recovery whose replacements did not come in time.
     public mutating func checkLiveness(now: Double, timeout: Double) -> [Directive] {
         guard !isOver else { return [] }
-        for member in servers + workers + onlineWorkers where now - member.lastSeen > timeout {
-            return fail("\(member.name) sent no heartbeat for \(Int(now - member.lastSeen)) s (timeout \(Int(timeout)) s); it has died or hangs")
+        if let recovery, recovery.resumed == nil, !recovery.restoring, now - recovery.detected > replacementTimeout {
+            let missing = (0..<UInt32(shardCount)).filter { id in !servers.contains { $0.id == id } }.map { "shard \($0)" }
+                + (0..<UInt32(workerCount)).filter { loadedExamples[$0] == nil }.map { "worker \($0)" }
+            return fail("\(recovery.reason); no replacement for \(missing.joined(separator: ", ")) was ready within \(Int(replacementTimeout)) s")
         }
-        return []
+        var directives: [Directive] = []
+        for member in servers + workers + onlineWorkers where now - member.lastSeen > timeout {
+            let reason = "\(member.name) sent no heartbeat for \(Int(now - member.lastSeen)) s (timeout \(Int(timeout)) s); it has died or hangs"
+            directives += memberLost(role: member.role, id: member.id, reason: reason, now: now)
+            if isOver { break }
+        }
+        return directives
+    }
+
+    /// A shard or worker died during training (`reason` says how it was noticed).
+    ///
+    /// The epoch in progress is abandoned (a new attempt begins) and the member
+    /// leaves; once a replacement registers with its id (and, for a worker,
+    /// has loaded its data), every shard is rolled back to the last checkpoint
+    /// (`restoreShards`) and training restarts at the epoch after it. With no
+    /// checkpoint a lost shard fails the job (its rows are gone), while a lost
+    /// worker's epoch is redone on the current rows. Outside training, or for an
+    /// online worker, the job fails as before.
+    public mutating func memberLost(role: MemberRole, id: UInt32, reason: String, now: Double) -> [Directive] {
+        guard !isOver else { return [] }
+        guard role != .onlineWorker, isTraining, let member = members(role).first(where: { $0.id == id }) else {
+            return fail(reason)
+        }
+        if role == .server && lastCheckpointEpoch == nil {
+            return fail("\(reason); there is no checkpoint to restore its rows from yet (set checkpoint.every_epochs), so the job cannot go on")
+        }
+        let interrupted: Int
+        switch phase {
+        case .training(let epoch), .evaluating(let epoch): interrupted = epoch
+        case .recovering(let epoch): interrupted = recovery?.interruptedEpoch ?? epoch
+        default: interrupted = firstEpoch
+        }
+        let restart = lastCheckpointEpoch.map { $0 + 1 } ?? min(interrupted, recovery?.restartEpoch ?? interrupted)
+        switch role {
+        case .server: servers.removeAll { $0.id == id }
+        case .worker:
+            workers.removeAll { $0.id == id }
+            loadedExamples[id] = nil
+        case .onlineWorker: break
+        }
+        if var ongoing = recovery {
+            ongoing.lost.append(member.name)
+            ongoing.restoring = false
+            recovery = ongoing
+        } else {
+            let steps: Int = if case .training = phase, releasedBarrier > barrierBase { Int(releasedBarrier - barrierBase) } else { 0 }
+            recovery = Recovery(lost: [member.name], reason: reason, lastSeen: member.lastSeen, detected: now,
+                                interruptedEpoch: interrupted, restartEpoch: restart, stepsDone: min(steps, stepsPerEpoch),
+                                rollsBack: lastCheckpointEpoch != nil)
+        }
+        attempt += 1
+        phase = .recovering(epoch: restart)
+        epochDone = []
+        barrierArrivals = [:]
+        return [.abandonEpoch(reason: reason, restartEpoch: restart)]
+    }
+
+    /// Every shard serves the rolled-back rows (and the current shard map): training restarts.
+    public mutating func shardsRestored(attempt restoredAttempt: Int, now: Double) -> [Directive] {
+        guard restoredAttempt == attempt, var ongoing = recovery, ongoing.restoring, case .recovering(let epoch) = phase else { return [] }
+        ongoing.restoring = false
+        ongoing.resumed = now
+        recoveries.append(ongoing)
+        recovery = nil
+        return begin(epoch: epoch)
+    }
+
+    /// Restarts training once every lost member has been replaced (and every worker has loaded).
+    private mutating func resumeIfReady(now: Double) -> [Directive] {
+        guard case .recovering(let epoch) = phase, var ongoing = recovery, !ongoing.restoring,
+              servers.count == shardCount, routing?.addresses.count == shardCount, loadedExamples.count == workerCount else { return [] }
+        if let checkpoint = lastCheckpointEpoch {
+            ongoing.restoring = true
+            recovery = ongoing
+            return [.restoreShards(epoch: checkpoint, attempt: attempt)]
+        }
+        // No checkpoint (only a worker was lost): redo the epoch on the current rows.
+        ongoing.restoring = true
+        recovery = ongoing
+        return shardsRestored(attempt: attempt, now: now)
     }
 
     /// Fails the job if not every member joined by `deadline` (seconds on the caller's clock).
@@ -246,6 +393,12 @@ public struct TrainingCoordinator: Sendable {
     ///
     /// - Parameter steps: steps the worker needs per epoch; nil means `examples / batchSize`, rounded up.
     public mutating func workerLoaded(id: UInt32, examples: Int, steps: Int? = nil, now: Double) -> [Directive] {
+        if case .recovering = phase, workers.contains(where: { $0.id == id }) {
+            // A replacement worker loaded the same data shard; the steps per epoch stay.
+            loadedExamples[id] = examples
+            touch(role: .worker, id: id, now: now)
+            return resumeIfReady(now: now)
+        }
         guard phase == .starting else { return [] }
         loadedExamples[id] = examples
         loadedSteps[id] = steps ?? (examples + batchSize - 1) / batchSize
@@ -274,10 +427,10 @@ public struct TrainingCoordinator: Sendable {
         return begin(epoch: firstEpoch)
     }
 
-    /// A worker finished `epoch`.
-    public mutating func workerFinished(id: UInt32, epoch: Int, now: Double) -> [Directive] {
+    /// A worker finished `epoch` in `attempt` (0: the current one).
+    public mutating func workerFinished(id: UInt32, epoch: Int, attempt reported: Int = 0, now: Double) -> [Directive] {
         touch(role: .worker, id: id, now: now)
-        guard case .training(let current) = phase, current == epoch else { return [] }
+        guard case .training(let current) = phase, current == epoch, reported == 0 || reported == attempt else { return [] }
         epochDone.insert(id)
         guard epochDone.count == workerCount else { return [] }
         phase = .evaluating(epoch: epoch)
@@ -294,13 +447,28 @@ public struct TrainingCoordinator: Sendable {
         return begin(epoch: epoch + 1)
     }
 
-    /// The task for a worker that finished `completedEpoch`, or nil to keep it waiting.
-    public func task(afterEpoch completedEpoch: Int) -> Directive? {
+    /// The task for a worker that finished `completedEpoch` in `workerAttempt`
+    /// (0: none yet), or nil to keep it waiting. A worker on an older attempt
+    /// gets the current epoch whatever it finished before.
+    public func task(afterEpoch completedEpoch: Int, attempt workerAttempt: Int = 0) -> Directive? {
         switch phase {
-        case .training(let epoch) where completedEpoch < epoch:
+        case .training(let epoch) where completedEpoch < epoch || (workerAttempt > 0 && workerAttempt < attempt):
             return .startEpoch(epoch: epoch, steps: stepsPerEpoch)
         case .finished, .failed, .stopping:
             return .stopWorkers(reason: phaseDescription)
+        default:
+            return nil
+        }
+    }
+
+    /// Why a barrier arrival is refused: it belongs to an abandoned attempt, or
+    /// no epoch is running. Nil when it may wait.
+    public func barrierRefusal(generation: UInt64) -> String? {
+        switch phase {
+        case .recovering(let epoch):
+            return "training is recovering from a lost member (\(recovery?.reason ?? "")); epoch \(epoch) restarts, ask for the next task"
+        case .training(let epoch) where generation <= barrierBase:
+            return "barrier \(generation) belongs to an abandoned attempt; epoch \(epoch) was restarted, ask for the next task"
         default:
             return nil
         }
@@ -343,6 +511,7 @@ public struct TrainingCoordinator: Sendable {
         case .starting: "starting"
         case .training(let epoch): "training epoch \(epoch)"
         case .evaluating(let epoch): "evaluating epoch \(epoch)"
+        case .recovering(let epoch): "recovering from a lost member; training restarts at epoch \(epoch)"
         case .finished: "training finished"
         case .failed(let reason): "failed: \(reason)"
         case .stopping: "stopping"
@@ -353,6 +522,9 @@ public struct TrainingCoordinator: Sendable {
 
     private mutating func begin(epoch: Int) -> [Directive] {
         phase = .training(epoch: epoch)
+        barrierBase = nextBarrierBase
+        nextBarrierBase += UInt64(stepsPerEpoch) + 1
+        barrierArrivals = [:]
         epochDone = []
         return [.startEpoch(epoch: epoch, steps: stepsPerEpoch)]
     }

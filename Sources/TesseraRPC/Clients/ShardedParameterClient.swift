@@ -328,6 +328,47 @@ public final class ShardedParameterClient: Sendable {
         }
     }
 
+    /// Rolls every shard back to its checkpoint under `directory` (see
+    /// `RestoreRequest`), concurrently; answers by shard id. Not retried: the
+    /// first failure (lowest shard id) is thrown once all calls have ended.
+    ///
+    /// - Parameter sequences: the checkpoint sequence per shard id (job.json's); a shard not listed restores its newest.
+    public func restore(directory: String, sequences: [UInt32: UInt64],
+                        options: CallOptions? = nil) async throws -> [UInt32: Tessera_V1_RestoreResponse] {
+        let clients = state.withLock { $0.clients }
+        let callOptions = options ?? self.callOptions
+        return try await withThrowingTaskGroup(of: (UInt32, Result<Tessera_V1_RestoreResponse, any Error>).self) { group in
+            for (id, client) in clients {
+                var request = Tessera_V1_RestoreRequest()
+                request.directory = directory
+                request.sequence = sequences[id] ?? 0
+                let sent = request
+                group.addTask {
+                    do {
+                        return (id, .success(try await client.restore(sent, options: callOptions)))
+                    } catch {
+                        return (id, .failure(error))
+                    }
+                }
+            }
+            var answers: [UInt32: Tessera_V1_RestoreResponse] = [:]
+            var failure: (UInt32, any Error)?
+            for try await (id, result) in group {
+                switch result {
+                case .success(let response): answers[id] = response
+                case .failure(let error): if failure == nil || id < failure!.0 { failure = (id, error) }
+                }
+            }
+            if let (id, error) = failure {
+                if let error = error as? RPCError {
+                    throw RPCError(error.code, "restore of shard \(id): \(error.message)", cause: error)
+                }
+                throw error
+            }
+            return answers
+        }
+    }
+
     /// One request's worth of keys for one shard, as positions in the caller's key list.
     private struct PlannedRequest: Sendable {
         var shard: UInt32

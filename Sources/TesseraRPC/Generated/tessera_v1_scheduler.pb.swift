@@ -280,6 +280,12 @@ public nonisolated struct Tessera_V1_TaskRequest: Sendable {
   /// answers with the next task after it.
   public var completedEpoch: UInt32 = 0
 
+  /// The training attempt the worker last ran (Task.attempt; 0 before the
+  /// first task). When a member dies the scheduler rolls the shards back and
+  /// starts a new attempt: a worker still on an older one gets the new
+  /// attempt's epoch even if it finished that epoch number before.
+  public var attempt: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -302,6 +308,18 @@ public nonisolated struct Tessera_V1_Task: Sendable {
 
   /// Why the worker stops, for KIND_STOP.
   public var reason: String = String()
+
+  /// The training attempt: 1 at the start, one more after each recovery from a
+  /// dead member (the epoch in progress is abandoned and redone from the last
+  /// checkpoint). Reports and barriers of older attempts are ignored or refused.
+  public var attempt: UInt32 = 0
+
+  /// Barrier generation to count steps from: the first step's barrier is
+  /// `barrier_base + 1`. The same for every worker of one attempt and epoch.
+  public var barrierBase: UInt64 = 0
+
+  /// The shard map to route with (at least this version; see GetShardMap).
+  public var shardMapVersion: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -386,6 +404,10 @@ public nonisolated struct Tessera_V1_ProgressReport: Sendable {
   /// (0: loaded_examples / the batch size). Sequence models batch users, not
   /// examples, so they report it.
   public var stepsPerEpoch: UInt32 = 0
+
+  /// The attempt (Task.attempt) this report belongs to; reports of an
+  /// abandoned attempt are ignored.
+  public var attempt: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1235,7 +1257,7 @@ nonisolated extension Tessera_V1_BarrierResponse: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Tessera_V1_TaskRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TaskRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{3}completed_epoch\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{3}completed_epoch\0\u{1}attempt\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1245,6 +1267,7 @@ nonisolated extension Tessera_V1_TaskRequest: SwiftProtobuf.Message, SwiftProtob
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt32Field(value: &self.workerID) }()
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.completedEpoch) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.attempt) }()
       default: break
       }
     }
@@ -1257,12 +1280,16 @@ nonisolated extension Tessera_V1_TaskRequest: SwiftProtobuf.Message, SwiftProtob
     if self.completedEpoch != 0 {
       try visitor.visitSingularUInt32Field(value: self.completedEpoch, fieldNumber: 2)
     }
+    if self.attempt != 0 {
+      try visitor.visitSingularUInt32Field(value: self.attempt, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Tessera_V1_TaskRequest, rhs: Tessera_V1_TaskRequest) -> Bool {
     if lhs.workerID != rhs.workerID {return false}
     if lhs.completedEpoch != rhs.completedEpoch {return false}
+    if lhs.attempt != rhs.attempt {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1270,7 +1297,7 @@ nonisolated extension Tessera_V1_TaskRequest: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Tessera_V1_Task: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Task"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{1}epoch\0\u{1}steps\0\u{1}reason\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{1}epoch\0\u{1}steps\0\u{1}reason\0\u{1}attempt\0\u{3}barrier_base\0\u{3}shard_map_version\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1282,6 +1309,9 @@ nonisolated extension Tessera_V1_Task: SwiftProtobuf.Message, SwiftProtobuf._Mes
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.epoch) }()
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.steps) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.attempt) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.barrierBase) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.shardMapVersion) }()
       default: break
       }
     }
@@ -1300,6 +1330,15 @@ nonisolated extension Tessera_V1_Task: SwiftProtobuf.Message, SwiftProtobuf._Mes
     if !self.reason.isEmpty {
       try visitor.visitSingularStringField(value: self.reason, fieldNumber: 4)
     }
+    if self.attempt != 0 {
+      try visitor.visitSingularUInt32Field(value: self.attempt, fieldNumber: 5)
+    }
+    if self.barrierBase != 0 {
+      try visitor.visitSingularUInt64Field(value: self.barrierBase, fieldNumber: 6)
+    }
+    if self.shardMapVersion != 0 {
+      try visitor.visitSingularUInt64Field(value: self.shardMapVersion, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1308,6 +1347,9 @@ nonisolated extension Tessera_V1_Task: SwiftProtobuf.Message, SwiftProtobuf._Mes
     if lhs.epoch != rhs.epoch {return false}
     if lhs.steps != rhs.steps {return false}
     if lhs.reason != rhs.reason {return false}
+    if lhs.attempt != rhs.attempt {return false}
+    if lhs.barrierBase != rhs.barrierBase {return false}
+    if lhs.shardMapVersion != rhs.shardMapVersion {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1319,7 +1361,7 @@ nonisolated extension Tessera_V1_Task.Kind: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Tessera_V1_ProgressReport: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ProgressReport"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}epoch\0\u{1}examples\0\u{3}loss_sum\0\u{3}epoch_done\0\u{3}loaded_examples\0\u{3}skipped_lines\0\u{1}seconds\0\u{3}communication_seconds\0\u{3}steps_per_epoch\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}epoch\0\u{1}examples\0\u{3}loss_sum\0\u{3}epoch_done\0\u{3}loaded_examples\0\u{3}skipped_lines\0\u{1}seconds\0\u{3}communication_seconds\0\u{3}steps_per_epoch\0\u{1}attempt\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1337,6 +1379,7 @@ nonisolated extension Tessera_V1_ProgressReport: SwiftProtobuf.Message, SwiftPro
       case 8: try { try decoder.decodeSingularDoubleField(value: &self.seconds) }()
       case 9: try { try decoder.decodeSingularDoubleField(value: &self.communicationSeconds) }()
       case 10: try { try decoder.decodeSingularUInt32Field(value: &self.stepsPerEpoch) }()
+      case 11: try { try decoder.decodeSingularUInt32Field(value: &self.attempt) }()
       default: break
       }
     }
@@ -1373,6 +1416,9 @@ nonisolated extension Tessera_V1_ProgressReport: SwiftProtobuf.Message, SwiftPro
     if self.stepsPerEpoch != 0 {
       try visitor.visitSingularUInt32Field(value: self.stepsPerEpoch, fieldNumber: 10)
     }
+    if self.attempt != 0 {
+      try visitor.visitSingularUInt32Field(value: self.attempt, fieldNumber: 11)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1387,6 +1433,7 @@ nonisolated extension Tessera_V1_ProgressReport: SwiftProtobuf.Message, SwiftPro
     if lhs.seconds != rhs.seconds {return false}
     if lhs.communicationSeconds != rhs.communicationSeconds {return false}
     if lhs.stepsPerEpoch != rhs.stepsPerEpoch {return false}
+    if lhs.attempt != rhs.attempt {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -11,6 +11,7 @@ public enum Methods {
         public static let updateCounters = "/tessera.v1.ParameterServer/UpdateCounters"
         public static let assign = "/tessera.v1.ParameterServer/Assign"
         public static let checkpoint = "/tessera.v1.ParameterServer/Checkpoint"
+        public static let restore = "/tessera.v1.ParameterServer/Restore"
     }
 
     public enum Scheduler {

@@ -7,6 +7,7 @@ public protocol ParameterServerService: Sendable {
     func updateCounters(_ request: Tessera_V1_UpdateCountersRequest, context: ServerContext) async throws -> Tessera_V1_UpdateCountersResponse
     func assign(_ request: Tessera_V1_AssignRequest, context: ServerContext) async throws -> Tessera_V1_AssignResponse
     func checkpoint(_ request: Tessera_V1_CheckpointRequest, context: ServerContext) async throws -> Tessera_V1_CheckpointResponse
+    func restore(_ request: Tessera_V1_RestoreRequest, context: ServerContext) async throws -> Tessera_V1_RestoreResponse
 }
 
 extension RPCRouter {
@@ -31,6 +32,7 @@ extension RPCRouter {
             return try await service.assign(request, context: context)
         }
         unary(Methods.ParameterServer.checkpoint) { try await service.checkpoint($0, context: $1) }
+        unary(Methods.ParameterServer.restore) { try await service.restore($0, context: $1) }
     }
 }
 
@@ -70,5 +72,10 @@ public struct ParameterServerClient: Sendable {
     /// deadline that fits the shard's size: it returns once the files are durable.
     public func checkpoint(_ request: Tessera_V1_CheckpointRequest, options: CallOptions = CallOptions()) async throws -> Tessera_V1_CheckpointResponse {
         try await channel.call(Methods.ParameterServer.checkpoint, request, options: options)
+    }
+
+    /// Rolls this shard back to a checkpoint in place (see `RestoreRequest`).
+    public func restore(_ request: Tessera_V1_RestoreRequest, options: CallOptions = CallOptions()) async throws -> Tessera_V1_RestoreResponse {
+        try await channel.call(Methods.ParameterServer.restore, request, options: options)
     }
 }

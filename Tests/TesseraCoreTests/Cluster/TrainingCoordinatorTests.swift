@@ -108,23 +108,109 @@ import TesseraCore
         #expect(c.arrive(generation: 2, worker: 1).isEmpty)
     }
 
-    @Test func silentMemberFailsTheJobAndEveryoneIsToldToStop() throws {
+    @Test func silentMemberWithoutReplacementFailsTheJobAndEveryoneIsToldToStop() throws {
         var c = try started()
+        c.replacementTimeout = 5
         _ = try c.heartbeat(role: .server, id: 0, now: 9)
         _ = try c.heartbeat(role: .server, id: 1, now: 9)
         _ = try c.heartbeat(role: .worker, id: 0, now: 9)
         #expect(c.checkLiveness(now: 10, timeout: 10).isEmpty)
-        let directives = c.checkLiveness(now: 12, timeout: 10)  // worker 1 was last seen at 1
+        // Worker 1 was last seen at 1: training waits for a replacement.
+        guard case .abandonEpoch(let lost, 1)? = c.checkLiveness(now: 12, timeout: 10).first else {
+            Issue.record("expected the epoch to be abandoned, got \(c.phase)")
+            return
+        }
+        #expect(lost.contains("worker 1 (pid 11)") && c.phase == .recovering(epoch: 1))
+        #expect(c.checkLiveness(now: 16, timeout: 10).isEmpty)
+        let directives = c.checkLiveness(now: 18, timeout: 10)
         guard case .fail(let reason)? = directives.first else {
             Issue.record("expected a failure, got \(directives)")
             return
         }
-        #expect(reason.contains("worker 1 (pid 11)"))
+        #expect(reason.contains("worker 1 (pid 11)") && reason.contains("no replacement for worker 1"), "\(reason)")
         #expect(directives.contains(.stopWorkers(reason: reason)))
-        #expect(try c.heartbeat(role: .server, id: 0, now: 13).stop)
-        #expect(c.membersNotYetStopped.map(\.name).count == 3)
+        #expect(try c.heartbeat(role: .server, id: 0, now: 19).stop)
+        #expect(c.membersNotYetStopped.map(\.name).count == 2)  // server 1 and worker 0; worker 1 left
         // The first failure wins.
         #expect(c.memberFailed(role: .worker, id: 0, message: "later").isEmpty)
+    }
+
+    @Test func aLostShardIsReplacedAndEveryShardRollsBackBeforeTheEpochRestarts() throws {
+        var c = try started()
+        c.lastCheckpointEpoch = 1
+        _ = c.workerFinished(id: 0, epoch: 1, now: 2)
+        _ = c.workerFinished(id: 1, epoch: 1, now: 2)
+        _ = c.evaluationFinished(epoch: 1, stop: false)
+        #expect(c.phase == .training(epoch: 2) && c.attempt == 1)
+        let base = c.barrierBase
+        _ = c.workerFinished(id: 0, epoch: 2, now: 3)  // worker 0 is done with epoch 2, worker 1 is not
+
+        // The restarted shard registers with its id at a new address before heartbeats notice.
+        let (id, directives) = try c.register(role: .server, address: "h:9", pid: 99, host: "h", requestedID: 1, now: 4)
+        #expect(id == 1)
+        guard directives.count == 3, case .abandonEpoch(let reason, 2) = directives[0],
+              case .publishShardMap(let routing) = directives[1], directives[2] == .restoreShards(epoch: 1, attempt: 2) else {
+            Issue.record("expected abandon, a new map and a rollback, got \(directives)")
+            return
+        }
+        #expect(reason.contains("shard") || reason.contains("server 1"))
+        #expect(routing.version == 2 && routing.addresses == [0: "h:1", 1: "h:9"])
+        #expect(c.phase == .recovering(epoch: 2) && c.attempt == 2)
+        // Meanwhile: barriers are refused, stale reports ignored, nobody gets a task.
+        #expect(c.barrierRefusal(generation: base + 3) != nil)
+        #expect(c.workerFinished(id: 1, epoch: 2, attempt: 1, now: 5).isEmpty)
+        #expect(c.task(afterEpoch: 2, attempt: 1) == nil)
+        // A rollback of an older attempt does not count.
+        #expect(c.shardsRestored(attempt: 1, now: 5).isEmpty)
+        #expect(c.shardsRestored(attempt: 2, now: 6) == [.startEpoch(epoch: 2, steps: 4)])
+        #expect(c.phase == .training(epoch: 2) && c.barrierBase > base)
+        // Worker 0 finished epoch 2 in attempt 1, and still gets epoch 2 of attempt 2.
+        #expect(c.task(afterEpoch: 2, attempt: 1) == .startEpoch(epoch: 2, steps: 4))
+        #expect(c.task(afterEpoch: 2, attempt: 2) == nil)
+        #expect(c.barrierRefusal(generation: base + 1) != nil && c.barrierRefusal(generation: c.barrierBase + 1) == nil)
+        let recovery = try #require(c.recoveries.first)
+        #expect(recovery.interruptedEpoch == 2 && recovery.restartEpoch == 2 && recovery.resumed == 6 && recovery.detected == 4)
+        _ = c.workerFinished(id: 0, epoch: 2, attempt: 2, now: 7)
+        #expect(c.workerFinished(id: 1, epoch: 2, attempt: 2, now: 7) == [.evaluate(epoch: 2)])
+    }
+
+    @Test func aShardLostBeforeAnyCheckpointFailsTheJobClearly() throws {
+        var c = try started()
+        _ = try c.heartbeat(role: .worker, id: 0, now: 9)
+        _ = try c.heartbeat(role: .worker, id: 1, now: 9)
+        _ = try c.heartbeat(role: .server, id: 1, now: 9)
+        guard case .fail(let reason)? = c.checkLiveness(now: 12, timeout: 10).first else {
+            Issue.record("expected a failure, got \(c.phase)")
+            return
+        }
+        #expect(reason.contains("server 0") && reason.contains("no checkpoint"), "\(reason)")
+    }
+
+    @Test func aLostWorkerRejoinsAndWithoutACheckpointItsEpochIsRedoneInPlace() throws {
+        var c = try started()
+        _ = c.workerFinished(id: 0, epoch: 1, now: 2)
+        let lost = c.memberLost(role: .worker, id: 1, reason: "worker 1 died", now: 3)
+        #expect(lost == [.abandonEpoch(reason: "worker 1 died", restartEpoch: 1)])
+        // The replacement registers with the same data shard, then loads it.
+        let (id, directives) = try c.register(role: .worker, address: "", pid: 50, host: "h", requestedID: 1, now: 4)
+        #expect(id == 1 && directives.isEmpty && c.phase == .recovering(epoch: 1))
+        #expect(c.workerLoaded(id: 1, examples: 40, now: 5) == [.startEpoch(epoch: 1, steps: 4)])
+        #expect(c.attempt == 2 && c.recoveries.count == 1 && c.recoveries[0].rollsBack == false)
+    }
+
+    @Test func aSecondLossDuringRecoveryRestartsTheRollback() throws {
+        var c = try started()
+        c.lastCheckpointEpoch = 0
+        _ = c.memberLost(role: .server, id: 0, reason: "shard 0 died", now: 3)
+        _ = try c.register(role: .server, address: "h:7", pid: 70, host: "h", requestedID: 0, now: 4)
+        #expect(c.attempt == 2)
+        // Before the rollback ends, a worker dies too.
+        _ = c.memberLost(role: .worker, id: 0, reason: "worker 0 died", now: 5)
+        #expect(c.attempt == 3 && c.shardsRestored(attempt: 2, now: 6).isEmpty)
+        _ = try c.register(role: .worker, address: "", pid: 80, host: "h", requestedID: 0, now: 6)
+        #expect(c.workerLoaded(id: 0, examples: 25, now: 7) == [.restoreShards(epoch: 0, attempt: 3)])
+        #expect(c.shardsRestored(attempt: 3, now: 8) == [.startEpoch(epoch: 1, steps: 4)])
+        #expect(c.recoveries.first?.lost.count == 2)
     }
 
     @Test func serversKeepServingAfterTrainingWhileWorkersStop() throws {
