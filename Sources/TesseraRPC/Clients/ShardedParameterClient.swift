@@ -293,39 +293,12 @@ public final class ShardedParameterClient: Sendable {
     /// - Parameter sequence: the same for every shard (e.g. the epoch); 0 lets each shard take its next.
     public func checkpoint(directory: String, incremental: Bool, sequence: UInt64 = 0,
                            options: CallOptions? = nil) async throws -> [UInt32: Tessera_V1_CheckpointResponse] {
-        let clients = state.withLock { $0.clients }
         var request = Tessera_V1_CheckpointRequest()
         request.directory = directory
         request.incremental = incremental
         request.sequence = sequence
-        let sent = request
-        let callOptions = options ?? self.callOptions
-        return try await withThrowingTaskGroup(of: (UInt32, Result<Tessera_V1_CheckpointResponse, any Error>).self) { group in
-            for (id, client) in clients {
-                group.addTask {
-                    do {
-                        return (id, .success(try await client.checkpoint(sent, options: callOptions)))
-                    } catch {
-                        return (id, .failure(error))
-                    }
-                }
-            }
-            var answers: [UInt32: Tessera_V1_CheckpointResponse] = [:]
-            var failure: (UInt32, any Error)?
-            for try await (id, result) in group {
-                switch result {
-                case .success(let response): answers[id] = response
-                case .failure(let error): if failure == nil || id < failure!.0 { failure = (id, error) }
-                }
-            }
-            if let (id, error) = failure {
-                if let error = error as? RPCError {
-                    throw RPCError(error.code, "checkpoint of shard \(id): \(error.message)", cause: error)
-                }
-                throw error
-            }
-            return answers
-        }
+        let sent = request, callOptions = options ?? self.callOptions
+        return try await onEveryShard("checkpoint") { _, client in try await client.checkpoint(sent, options: callOptions) }
     }
 
     /// Rolls every shard back to its checkpoint under `directory` (see
@@ -335,23 +308,32 @@ public final class ShardedParameterClient: Sendable {
     /// - Parameter sequences: the checkpoint sequence per shard id (job.json's); a shard not listed restores its newest.
     public func restore(directory: String, sequences: [UInt32: UInt64],
                         options: CallOptions? = nil) async throws -> [UInt32: Tessera_V1_RestoreResponse] {
-        let clients = state.withLock { $0.clients }
         let callOptions = options ?? self.callOptions
-        return try await withThrowingTaskGroup(of: (UInt32, Result<Tessera_V1_RestoreResponse, any Error>).self) { group in
+        return try await onEveryShard("restore") { id, client in
+            var request = Tessera_V1_RestoreRequest()
+            request.directory = directory
+            request.sequence = sequences[id] ?? 0
+            return try await client.restore(request, options: callOptions)
+        }
+    }
+
+    /// Calls every shard at once; answers by shard id. When any call fails, waits for the
+    /// others, then throws the failure of the lowest shard id, prefixed "`what` of shard N".
+    private func onEveryShard<Response: Sendable>(
+        _ what: String, _ call: @escaping @Sendable (UInt32, ParameterServerClient) async throws -> Response
+    ) async throws -> [UInt32: Response] {
+        let clients = state.withLock { $0.clients }
+        return try await withThrowingTaskGroup(of: (UInt32, Result<Response, any Error>).self) { group in
             for (id, client) in clients {
-                var request = Tessera_V1_RestoreRequest()
-                request.directory = directory
-                request.sequence = sequences[id] ?? 0
-                let sent = request
                 group.addTask {
                     do {
-                        return (id, .success(try await client.restore(sent, options: callOptions)))
+                        return (id, .success(try await call(id, client)))
                     } catch {
                         return (id, .failure(error))
                     }
                 }
             }
-            var answers: [UInt32: Tessera_V1_RestoreResponse] = [:]
+            var answers: [UInt32: Response] = [:]
             var failure: (UInt32, any Error)?
             for try await (id, result) in group {
                 switch result {
@@ -361,7 +343,7 @@ public final class ShardedParameterClient: Sendable {
             }
             if let (id, error) = failure {
                 if let error = error as? RPCError {
-                    throw RPCError(error.code, "restore of shard \(id): \(error.message)", cause: error)
+                    throw RPCError(error.code, "\(what) of shard \(id): \(error.message)", cause: error)
                 }
                 throw error
             }
