@@ -356,7 +356,7 @@ public struct TrainingCoordinator: Sendable {
 
     /// Restarts training once every lost member has been replaced (and every worker has loaded).
     private mutating func resumeIfReady(now: Double) -> [Directive] {
-        guard case .recovering(let epoch) = phase, var ongoing = recovery, !ongoing.restoring,
+        guard case .recovering = phase, var ongoing = recovery, !ongoing.restoring,
               servers.count == shardCount, routing?.addresses.count == shardCount, loadedExamples.count == workerCount else { return [] }
         if let checkpoint = lastCheckpointEpoch {
             ongoing.restoring = true
