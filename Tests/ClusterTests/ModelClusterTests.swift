@@ -165,8 +165,26 @@ import Glibc
               - {name: dense, dim: 512, optimizer: {kind: adam, learning_rate: 0.01}, init: {kind: zeros}}
             training: {epochs: 5, batch_size: 128, patience: 0, progress_interval: 1}
             """)
-        let launch = try Spawned(["launch", config, "--summary", "summary.json", "--run-dir", "run"], in: dir)
-        #expect(await launch.wait(timeout: .seconds(240)) == 0, "\(launch.stdout)\n\(launch.stderr)")
+        let launch = try Spawned(["launch", config, "--serve", "--summary", "summary.json", "--run-dir", "run"], in: dir)
+        defer { launch.killTree() }
+        #expect(await launch.waitForOutput("serving at", timeout: .seconds(240)), "\(launch.stdout)\n\(launch.stderr)")
+        // One model serves every scenario: the same user gets a scenario's own list.
+        let address = try String(contentsOf: dir.appendingPathComponent("run/scheduler.address"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        var lists: [[String]] = []
+        for scenario in ["scenario-0", "scenario-2"] {
+            let query = try Spawned(["query", "--scheduler", address, "--user", "7", "--scenario", scenario, "-k", "10", "--json"], in: dir)
+            #expect(await query.wait(timeout: .seconds(30)) == 0, "\(query.stderr)")
+            let response = try JSONSerialization.jsonObject(with: Data(query.stdout.utf8)) as? [String: Any]
+            lists.append((response?["items"] as? [[String: Any]] ?? []).compactMap { $0["itemId"] as? String })
+        }
+        #expect(lists.allSatisfy { $0.count == 10 } && lists[0] != lists[1], "scenario lists: \(lists)")
+        let unknown = try Spawned(["query", "--scheduler", address, "--user", "7", "--scenario", "nowhere"], in: dir)
+        #expect(await unknown.wait(timeout: .seconds(30)) != 0)
+        #expect(unknown.stderr.contains("INVALID_ARGUMENT") && unknown.stderr.contains("scenario"), "\(unknown.stderr)")
+        launch.signal(SIGINT)
+        #expect(await launch.wait(timeout: .seconds(30)) == 130)
+
         let summary = try Self.summary(dir)
         #expect(Set(summary.testByPart.keys) == ["test/scenario-0", "test/scenario-1", "test/scenario-2"], "\(summary.testByPart.keys)")
         let parts = summary.testByPart.values.compactMap { $0["ndcg@10"] }
