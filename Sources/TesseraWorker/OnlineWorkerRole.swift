@@ -26,39 +26,11 @@ public struct OnlineWorkerRole: Sendable {
     }
 
     public func run(logger: Logger) async throws {
-        let metrics = WorkerMetrics()
-        let endpoint = try await MetricsEndpoint.start(settings: self.metrics, registry: metrics.registry, logger: logger)
-        defer { Task { await endpoint?.stop() } }
-        let session = try await MemberSession.join(schedulerAddress: schedulerAddress, role: .onlineWorker, address: "",
-                                                   requestedID: workerID, metricsAddress: endpoint?.address ?? "",
-                                                   security: security)
-        metrics.setWorker(id: session.membership.memberID)
-        let membership = session.membership
-        let config = membership.config
-        var workerLogger = logger
-        workerLogger[metadataKey: "online_worker"] = "\(membership.memberID)"
-        let logger = workerLogger
-        let interval = Duration.seconds(config.scheduler.heartbeatInterval)
-        let timeout = Duration.seconds(config.scheduler.heartbeatTimeout)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                let outcome = try await session.heartbeat(interval: interval, timeout: timeout)
-                if case .shutdown(let reason) = outcome { logger.info("stopping", metadata: ["reason": "\(reason)"]) }
-            }
-            group.addTask {
-                do {
-                    var learner = try await OnlineLearner(session: session, logger: logger)
-                    learner.metrics = metrics
-                    try await learner.run()
-                } catch is CancellationError {
-                    return
-                } catch {
-                    await session.reportFailure("online worker \(membership.memberID): \(error)")
-                    throw error
-                }
-            }
-            _ = try await group.next()
-            group.cancelAll()
+        try await WorkerSession.run(role: .onlineWorker, name: "online worker", schedulerAddress: schedulerAddress,
+                                    workerID: workerID, metrics: metrics, security: security, logger: logger) { session, metrics, logger in
+            var learner = try await OnlineLearner(session: session, logger: logger)
+            learner.metrics = metrics
+            try await learner.run()
         }
     }
 }

@@ -25,41 +25,9 @@ public struct WorkerRole: Sendable {
     }
 
     public func run(logger: Logger) async throws {
-        let metrics = WorkerMetrics()
-        let endpoint = try await MetricsEndpoint.start(settings: self.metrics, registry: metrics.registry, logger: logger)
-        defer { Task { await endpoint?.stop() } }
-        let session = try await MemberSession.join(schedulerAddress: schedulerAddress, role: .worker, address: "",
-                                                   requestedID: workerID, metricsAddress: endpoint?.address ?? "",
-                                                   security: security)
-        metrics.setWorker(id: session.membership.memberID)
-        let membership = session.membership
-        let config = membership.config
-        var workerLogger = logger
-        workerLogger[metadataKey: "worker"] = "\(membership.memberID)"
-        let logger = workerLogger
-
-        let interval = Duration.seconds(config.scheduler.heartbeatInterval)
-        let timeout = Duration.seconds(config.scheduler.heartbeatTimeout)
-        try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                let outcome = try await session.heartbeat(interval: interval, timeout: timeout)
-                if case .shutdown(let reason) = outcome { logger.info("stopping", metadata: ["reason": "\(reason)"]) }
-                return true
-            }
-            group.addTask {
-                do {
-                    try await Self.train(session: session, metrics: metrics, logger: logger)
-                } catch is CancellationError {
-                    return true
-                } catch {
-                    await session.reportFailure("worker \(membership.memberID): \(error)")
-                    throw error
-                }
-                return true
-            }
-            // Whichever ends first (training done, or shutdown/loss seen by heartbeats) ends the worker.
-            _ = try await group.next()
-            group.cancelAll()
+        try await WorkerSession.run(role: .worker, name: "worker", schedulerAddress: schedulerAddress, workerID: workerID,
+                                    metrics: metrics, security: security, logger: logger) { session, metrics, logger in
+            try await Self.train(session: session, metrics: metrics, logger: logger)
         }
     }
 
