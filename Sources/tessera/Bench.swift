@@ -63,13 +63,6 @@ struct PushPull: AsyncParsableCommand {
         }
     }
 
-    private func list(_ text: String, name: String) throws -> [Int] {
-        let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) > 0 }) else {
-            throw ValidationError("\(name): expected positive integers separated by commas, got '\(text)'")
-        }
-        return values.compactMap { $0 }
-    }
 }
 
 struct RecommendBench: AsyncParsableCommand {
@@ -183,6 +176,15 @@ func selfExecutable() -> String {
     URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
 }
 
+/// Positive integers separated by commas (a benchmark's sizes), or a ValidationError naming `name`.
+func list(_ text: String, name: String) throws -> [Int] {
+    let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) > 0 }) else {
+        throw ValidationError("\(name): expected positive integers separated by commas, got '\(text)'")
+    }
+    return values.compactMap { $0 }
+}
+
 func writeJSON<T: Encodable>(_ value: T, to path: String?) throws {
     guard let path else { return }
     let encoder = JSONEncoder()
@@ -249,10 +251,7 @@ struct CheckpointBenchCommand: AsyncParsableCommand {
     var json: String?
 
     func run() async throws {
-        let sizes = rows.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !sizes.isEmpty, sizes.allSatisfy({ $0 > 0 }), sizes.count == rows.split(separator: ",").count else {
-            throw ValidationError("--rows: expected positive integers separated by commas, got '\(rows)'")
-        }
+        let sizes = try list(rows, name: "--rows")
         var results: [CheckpointBench.Result] = []
         for size in sizes {
             let result = try CheckpointBench(scratch: scratch).run(rows: size, dim: dim, optimizer: .adagrad(learningRate: 0.01)) { print($0) }
