@@ -26,6 +26,9 @@ public enum ClusterStatusText {
         var training = "training   epoch \(status.epoch)/\(status.epochs)"
         if status.examplesPerSecond > 0 { training += String(format: "  %.0f ex/s", status.examplesPerSecond) }
         if status.loss > 0 { training += String(format: "  loss %.4f", status.loss) }
+        if status.attempt > 1 || status.promotions > 0 {
+            training += "  attempt \(status.attempt)" + (status.promotions > 0 ? ", \(status.promotions) follower(s) promoted" : "")
+        }
         lines.append(training)
         for (name, evaluation) in [("latest", status.latest), ("best", status.best), ("test", status.test)]
         where !evaluation.metrics.isEmpty {
@@ -41,6 +44,7 @@ public enum ClusterStatusText {
             case .server: "server"
             case .worker: "worker"
             case .onlineWorker: "online worker"
+            case .follower: member.inSync ? "follower" : "follower (out of sync)"
             default: "?"
             }
             rows.append([role, "\(member.id)", member.address.isEmpty ? "-" : member.address, "\(member.pid)", member.host,
@@ -52,7 +56,9 @@ public enum ClusterStatusText {
         if status.hasShardMap {
             let map = status.shardMap
             lines.append("shard map  version \(map.version), \(map.shards.count) shards, \(map.virtualNodes) virtual nodes each")
-            for shard in map.shards { lines.append("  shard \(shard.shardID)  \(shard.address)") }
+            for shard in map.shards {
+                lines.append("  shard \(shard.shardID)  \(shard.address)" + (shard.followerAddress.isEmpty ? "" : "  follower \(shard.followerAddress)"))
+            }
         } else {
             lines.append("shard map  none yet (waiting for every shard to register)")
         }

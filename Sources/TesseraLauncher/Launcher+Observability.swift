@@ -43,6 +43,7 @@ extension Launcher {
             case .server: "server"
             case .worker: "worker"
             case .onlineWorker: "online"
+            case .follower: "follower"
             default: "member"
             }
             out.append(("\(prefix)-\(member.id)", member.metricsAddress))

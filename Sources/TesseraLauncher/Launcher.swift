@@ -161,6 +161,13 @@ public final class Launcher: Sendable {
                                                 + (restore.map { ["--restore", $0] } ?? []) + memberMetricsArguments,
                                             log: "server-\(shard).log", parent: parent))
         }
+        for shard in 0..<plan.config.shards where plan.config.replication.enabled {
+            // The follower starts from the same checkpoint as its leader, so they begin equal.
+            state.children.append(try spawn(name: "follower \(shard)",
+                                            arguments: ["server", "--scheduler", address, "--follow", "\(shard)"]
+                                                + (restore.map { ["--restore", $0] } ?? []) + memberMetricsArguments,
+                                            log: "follower-\(shard).log", parent: parent))
+        }
         for worker in 0..<plan.config.workers {
             state.children.append(try spawn(name: "worker \(worker)", arguments: ["worker", "--scheduler", address, "--id", "\(worker)"] + memberMetricsArguments,
                                             log: "worker-\(worker).log", parent: parent))
@@ -171,7 +178,8 @@ public final class Launcher: Sendable {
                                             log: "online-\(worker).log", parent: parent))
         }
         let online = plan.config.online.workers > 0 ? ", \(plan.config.online.workers) online workers" : ""
-        say("cluster: scheduler at \(address), \(plan.config.shards) shards, \(plan.config.workers) workers\(online); logs in \(plan.runDirectory)")
+        let followers = plan.config.replication.enabled ? " (each with a follower)" : ""
+        say("cluster: scheduler at \(address), \(plan.config.shards) shards\(followers), \(plan.config.workers) workers\(online); logs in \(plan.runDirectory)")
         let client = SchedulerClient(channel: try GRPCChannel(target: address, security: try clientSecurity()))
 
         for await event in events {
@@ -196,14 +204,27 @@ public final class Launcher: Sendable {
                                                       arguments: ["worker", "--online", "--scheduler", address, "--id", id] + memberMetricsArguments,
                                                       log: "online-\(id).log", parent: parent)
                     continue
+                } else if !state.stopping, !how.isSuccess, plan.config.replication.enabled,
+                          let outcome = await replicationOutcome(of: child, client: client), outcome != .restart {
+                    // With replication the scheduler hands a dead leader's shard to its follower; nothing to restart.
+                    switch outcome {
+                    case .followerTakesOver:
+                        say("\(child.name) (pid \(child.pid)) \(how); its follower takes over (no restart, no rollback)")
+                    case .followerGone:
+                        say("\(child.name) (pid \(child.pid)) \(how); its shard goes on without a follower (updates from now on are not replicated)")
+                    case .restart:
+                        break
+                    }
+                    continue
                 } else if !state.stopping, !how.isSuccess, let index = state.children.firstIndex(where: { $0 === child }),
-                          state.restarts[child.name, default: 0] < Self.maxRestarts,
-                          let (arguments, log, note) = restart(child.name, address: address, resumed: restore) {
+                          let name = supervisedName(of: child, state: state),
+                          state.restarts[name, default: 0] < Self.maxRestarts,
+                          let (arguments, log, note) = restart(name, address: address, resumed: restore) {
                     // The scheduler rolls the shards back to the last checkpoint and restarts the epoch once it rejoins.
-                    state.restarts[child.name, default: 0] += 1
-                    let count = state.restarts[child.name, default: 0]
+                    state.restarts[name, default: 0] += 1
+                    let count = state.restarts[name, default: 0]
                     say("\(child.name) (pid \(child.pid)) \(how); restarting it\(note) (\(count) of \(Self.maxRestarts))")
-                    state.children[index] = try spawn(name: child.name, arguments: arguments, log: "\(log)-restart-\(count).log",
+                    state.children[index] = try spawn(name: name, arguments: arguments, log: "\(log)-restart-\(count).log",
                                                       parent: parent)
                     continue
                 } else if !state.stopping && !(child.name.hasPrefix("worker") && how.isSuccess) {
@@ -262,6 +283,37 @@ public final class Launcher: Sendable {
             }
         }
         return state.exitCode
+    }
+
+    /// What a dead shard process means with replication on.
+    enum ReplicationOutcome: Equatable {
+        /// A leader whose follower is in sync died: the scheduler promotes the follower.
+        case followerTakesOver
+        /// A follower died (never promoted): its leader goes on alone.
+        case followerGone
+        /// A leader without a follower in sync (or a promoted follower) died: restart it from the checkpoint.
+        case restart
+    }
+
+    /// Asks the scheduler what the death of `child` (a "server N" or "follower N") means; nil for other roles.
+    private func replicationOutcome(of child: ChildProcess, client: SchedulerClient) async -> ReplicationOutcome? {
+        let words = child.name.split(separator: " ")
+        guard words.count == 2, let id = UInt32(words[1]), words[0] == "server" || words[0] == "follower" else { return nil }
+        let status = try? await client.getJobStatus(options: CallOptions(timeout: .seconds(3)))
+        let members = status?.members ?? []
+        if words[0] == "follower" {
+            // A promoted follower is its shard's server now: restart it like one.
+            let promoted = members.contains { $0.role == .server && $0.id == id && $0.pid == Int64(child.pid) }
+            return promoted ? .restart : .followerGone
+        }
+        let follower = members.first { $0.role == .follower && $0.id == id }
+        return follower?.inSync == true ? .followerTakesOver : .restart
+    }
+
+    /// The name a dead child is restarted under: a promoted "follower N" is "server N" now.
+    private func supervisedName(of child: ChildProcess, state: Supervision) -> String? {
+        guard child.name.hasPrefix("follower ") else { return child.name }
+        return "server " + child.name.dropFirst("follower ".count)
     }
 
     /// How to restart a dead shard or worker (`name` is "server N" or "worker N"):

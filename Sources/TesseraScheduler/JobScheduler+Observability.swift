@@ -28,14 +28,16 @@ extension JobScheduler {
     /// Adds members, shard map, health, freshness and progress to `status` (GetJobStatus).
     func describeCluster(into status: inout Tessera_V1_JobStatus) {
         let now = self.now
-        let members = coordinator.servers + coordinator.workers + coordinator.onlineWorkers
+        let members = coordinator.servers + coordinator.followers + coordinator.workers + coordinator.onlineWorkers
         status.members = members.map { member in
             var entry = Tessera_V1_MemberStatus()
             entry.role = switch member.role {
             case .server: .server
             case .worker: .worker
             case .onlineWorker: .onlineWorker
+            case .follower: .follower
             }
+            entry.inSync = member.role == .follower && coordinator.followersInSync.contains(member.id)
             entry.id = member.id
             entry.address = member.address
             entry.pid = member.pid
@@ -53,6 +55,8 @@ extension JobScheduler {
         status.loss = summary.epochs.last?.loss ?? 0
         status.uptimeSeconds = now
         status.phase = coordinator.phaseDescription
+        status.attempt = UInt32(coordinator.attempt)
+        status.promotions = UInt32(coordinator.promotions.count)
     }
 
     /// "ok", or the problems seen: a failed job, late heartbeats, members missing.
@@ -60,7 +64,7 @@ extension JobScheduler {
         var problems: [String] = []
         if case .failed(let reason) = coordinator.phase { problems.append("failed: \(reason)") }
         let late = config.scheduler.heartbeatInterval * 3
-        for member in coordinator.servers + coordinator.workers + coordinator.onlineWorkers
+        for member in coordinator.servers + coordinator.followers + coordinator.workers + coordinator.onlineWorkers
         where !member.toldToStop && now - member.lastSeen > late {
             problems.append("\(member.role.rawValue) \(member.id) last heard \(Int(now - member.lastSeen)) s ago")
         }
@@ -69,6 +73,9 @@ extension JobScheduler {
                        ("online workers", config.online.workers, coordinator.onlineWorkers.count)]
             .filter { $0.2 < $0.1 }
             .map { "\($0.2) of \($0.1) \($0.0) registered" }
+        for follower in coordinator.followers where !coordinator.followersInSync.contains(follower.id) {
+            problems.append("the follower of shard \(follower.id) is out of sync (shard \(follower.id)'s updates are not replicated)")
+        }
         if !missing.isEmpty && coordinator.phase == .starting { problems += missing }
         return problems.isEmpty ? "ok" : problems.joined(separator: "; ")
     }
@@ -90,7 +97,7 @@ extension JobScheduler {
         state.feedbackReflectedOffset = feedback.reflectedOffset
         state.members = [
             "server": coordinator.servers.count, "worker": coordinator.workers.count,
-            "online_worker": coordinator.onlineWorkers.count,
+            "online_worker": coordinator.onlineWorkers.count, "follower": coordinator.followers.count,
         ]
         state.shardMapVersion = coordinator.routing?.version ?? 0
         state.healthy = health(now: now) == "ok"

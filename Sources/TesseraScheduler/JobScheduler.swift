@@ -178,7 +178,7 @@ public actor JobScheduler: SchedulerService {
 
     public func register(_ request: Tessera_V1_RegisterRequest, context: ServerContext) async throws -> Tessera_V1_RegisterResponse {
         let role = try Self.role(request.role)
-        if role == .server && request.address.isEmpty {
+        if (role == .server || role == .follower) && request.address.isEmpty {
             throw RPCError(.invalidArgument, "address: a server must say where it serves")
         }
         let (id, directives): (UInt32, [TrainingCoordinator.Directive])
@@ -192,6 +192,7 @@ public actor JobScheduler: SchedulerService {
             case .outOfRange: .invalidArgument
             default: .failedPrecondition
             }
+            if role == .follower { logger.warning("follower refused", metadata: ["reason": "\(error.message)"]) }
             throw RPCError(code, error.message)
         }
         logger.info("member joined", metadata: ["role": "\(role.rawValue)", "id": "\(id)", "pid": "\(request.pid)",
@@ -290,6 +291,15 @@ public actor JobScheduler: SchedulerService {
 
     public func reportFailure(_ request: Tessera_V1_FailureReport, context: ServerContext) async throws -> Tessera_V1_FailureAck {
         let role = try Self.role(request.role)
+        if role == .follower {
+            // A leader lost its follower: that shard goes on alone and its follower is never promoted.
+            if coordinator.followersInSync.contains(request.memberID) {
+                console.line("replication: the follower of shard \(request.memberID) is out of sync; shard \(request.memberID) goes on without replication (\(request.message))")
+                logger.warning("follower lost", metadata: ["shard": "\(request.memberID)", "reason": "\(request.message)"])
+            }
+            coordinator.followerLost(shard: request.memberID)
+            return Tessera_V1_FailureAck()
+        }
         apply(coordinator.memberFailed(role: role, id: request.memberID, message: request.message))
         return Tessera_V1_FailureAck()
     }
@@ -373,7 +383,12 @@ public actor JobScheduler: SchedulerService {
                     continue
                 }
                 do {
-                    parameters = try ShardedParameterClient(routing: routing, security: security)
+                    let client = try ShardedParameterClient(routing: routing, security: security)
+                    if config.replication.enabled {
+                        // Evaluation and model setup ride out a promotion (the map arrives through this directive).
+                        client.enableFailover(.init(patience: .seconds(2 * config.scheduler.heartbeatTimeout + 10)))
+                    }
+                    parameters = client
                 } catch {
                     apply(coordinator.fail("cannot open channels to the shards: \(error)"))
                     return
@@ -426,6 +441,11 @@ public actor JobScheduler: SchedulerService {
                 abandon(reason: reason, restartEpoch: restartEpoch)
             case .restoreShards(let epoch, let attempt):
                 Task { await self.restoreShards(epoch: epoch, attempt: attempt) }
+            case .promoteFollower(let shard, let address, let routing, let reason):
+                console.line("member lost: \(reason)")
+                console.line("replication: promoting the follower of shard \(shard) at \(address) (no rollback, training goes on)")
+                logger.warning("promoting follower", metadata: ["shard": "\(shard)", "address": "\(address)", "reason": "\(reason)"])
+                Task { await self.promote(shard: shard, address: address, routing: routing) }
             }
         }
     }
@@ -829,6 +849,7 @@ public actor JobScheduler: SchedulerService {
 
     private func writeSummary() {
         summary.timings.totalSeconds = now
+        summary.attempts = coordinator.attempt
         guard let path = outputs.summaryPath else { return }
         do {
             try summary.write(to: path)
@@ -988,6 +1009,49 @@ public actor JobScheduler: SchedulerService {
         apply(coordinator.shardsRestored(attempt: attempt, now: now))
     }
 
+    /// Tells the follower of `shard` to serve under `routing`, then publishes the map.
+    private func promote(shard: UInt32, address: String, routing: ShardRouting) async {
+        let start = clock.now
+        var request = Tessera_V1_PromoteRequest()
+        request.shardID = shard
+        request.shardMap = routing.message
+        var failure: (any Error)?
+        for attempt in 1...3 {
+            do {
+                let channel = try GRPCChannel(target: address, security: security)
+                let answer = try await ParameterServerClient(channel: channel).promote(request, options: CallOptions(timeout: .seconds(5)))
+                failure = nil
+                console.line(String(format: "replication: shard %d is served by its promoted follower at %@ (%@ rows) in %@; shard map version %llu",
+                                    shard, address, Format.count(Double(answer.rows)), Format.seconds((clock.now - start).seconds), routing.version))
+                break
+            } catch {
+                failure = error
+                if attempt < 3 { try? await Task.sleep(for: .milliseconds(200)) }
+            }
+        }
+        if let failure {
+            guard coordinator.routing == routing else { return }
+            apply(coordinator.promotionFailed(shard: shard, reason: "the promoted follower of shard \(shard) at \(address) did not answer: \(failure)", now: now))
+            return
+        }
+        coordinator.promotionFinished(shard: shard, now: now)
+        if let promotion = coordinator.promotions.last(where: { $0.shard == shard }) {
+            var record = RunSummary.Promotion()
+            record.shard = Int(shard)
+            record.leader = promotion.leader
+            record.follower = promotion.follower
+            record.reason = promotion.reason
+            record.detectionSeconds = promotion.detected - promotion.lastSeen
+            record.secondsToServing = (promotion.serving ?? now) - promotion.lastSeen
+            record.attempt = coordinator.attempt
+            summary.promotions.append(record)
+            console.line(String(format: "replication: shard %d served again %.2f s after the last heartbeat of its leader (noticed after %.2f s); no epoch redone",
+                                shard, record.secondsToServing, record.detectionSeconds))
+        }
+        guard coordinator.routing == routing else { return }
+        apply([.publishShardMap(routing)])
+    }
+
     /// Reports a recovery that just ended (training restarts at `epoch`), on the console and in the summary.
     private func reportRecoveryIfResumed(epoch: Int) {
         guard let recovery = coordinator.recoveries.last, summary.recoveries.count < coordinator.recoveries.count,
@@ -1055,6 +1119,7 @@ public actor JobScheduler: SchedulerService {
         case .server: config.shards
         case .worker: config.workers
         case .onlineWorker: config.online.workers
+        case .follower: config.shards
         }
     }
 
@@ -1063,7 +1128,8 @@ public actor JobScheduler: SchedulerService {
         case .server: .server
         case .worker: .worker
         case .onlineWorker: .onlineWorker
-        default: throw RPCError(.invalidArgument, "role: must be ROLE_SERVER, ROLE_WORKER or ROLE_ONLINE_WORKER, got \(role.rawValue)")
+        case .follower: .follower
+        default: throw RPCError(.invalidArgument, "role: must be ROLE_SERVER, ROLE_WORKER, ROLE_ONLINE_WORKER or ROLE_FOLLOWER, got \(role.rawValue)")
         }
     }
 }

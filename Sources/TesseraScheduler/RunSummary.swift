@@ -61,6 +61,20 @@ public struct RunSummary: Codable, Sendable {
         public var epochsRedone = 0.0
     }
 
+    /// A follower that took over its dead leader's shard (replication): no rollback, no redone work.
+    public struct Promotion: Codable, Sendable {
+        public var shard = 0
+        public var leader = ""
+        public var follower = ""
+        public var reason = ""
+        /// From the leader's last heartbeat (≈ its death) to the scheduler noticing.
+        public var detectionSeconds = 0.0
+        /// From the leader's last heartbeat to the follower answering that it serves.
+        public var secondsToServing = 0.0
+        /// The training attempt before and after (equal: nothing was rolled back).
+        public var attempt = 0
+    }
+
     public var job = ""
     public var runID = ""
     /// "finished" or "failed".
@@ -90,6 +104,10 @@ public struct RunSummary: Codable, Sendable {
     /// Epochs of work redone over all recoveries, and that as a fraction of `training.epochs`.
     public var epochsRedone = 0.0
     public var redoneFraction = 0.0
+    /// Followers promoted after their leader died, in order.
+    public var promotions: [Promotion] = []
+    /// Training attempts (1 plus one per rollback to a checkpoint).
+    public var attempts = 1
 
     public init() {}
 

@@ -21,6 +21,9 @@ public struct ServerRole: Sendable {
     public var advertisedHost: String?
     /// The shard id to ask for (a stable identity); nil takes any free one.
     public var shardID: UInt32?
+    /// Run as the follower of this shard (replication, `tessera server --follow N`):
+    /// apply every change its leader acknowledges, and serve once promoted.
+    public var follow: UInt32?
     /// Also answer the shim's raw echo method (for `tessera bench`).
     public var benchEcho = false
     /// A checkpoint root (`DIR/shard-<id>/manifest.json`, …) to restore this
@@ -47,7 +50,7 @@ public struct ServerRole: Sendable {
     public func run(logger: Logger) async throws {
         // With a known id, a bad checkpoint is refused before anything else happens.
         var early: RestoredShard?
-        if let root = restoreDirectory, let shardID {
+        if let root = restoreDirectory, let shardID = follow ?? shardID {
             early = try RestoredShard.load(directory: CheckpointFormat.shardDirectory(root: root, shardID: shardID))
         }
         let slot = ShardSlot()
@@ -58,8 +61,8 @@ public struct ServerRole: Sendable {
         let address = "\(advertisedHost ?? host):\(server.port)"
         logger.info("listening", metadata: ["address": "\(address)"])
         do {
-            let session = try await MemberSession.join(schedulerAddress: schedulerAddress, role: .server, address: address,
-                                                       requestedID: shardID, metricsAddress: observation.address,
+            let session = try await MemberSession.join(schedulerAddress: schedulerAddress, role: follow == nil ? .server : .follower,
+                                                       address: address, requestedID: follow ?? shardID, metricsAddress: observation.address,
                                                        security: security.client)
             let membership = session.membership
             server.update(limits: membership.config.security.limits)
@@ -88,24 +91,35 @@ public struct ServerRole: Sendable {
                 throw error
             }
             let routing = try await session.shardMap()
+            if follow != nil { shard.startFollowing() }
+            let shardID = membership.memberID
+            shard.attach(Replicator(security: security.client, logger: logger) { reason in
+                try await session.reportFollowerLost(shard: shardID, reason)
+            })
             shard.update(routing: routing)
             slot.fill(shard)
             observation.attach(shard, tables: membership.config.tables.map(\.name))
-            logger.info("serving", metadata: [
+            logger.info(follow == nil ? "serving" : "following", metadata: [
                 "shard": "\(membership.memberID)", "of": "\(membership.memberCount)", "map_version": "\(routing.version)",
+                "follower": "\(shard.followerState.rawValue)",
                 "tables": "\(membership.config.tables.map(\.name).joined(separator: ","))",
             ])
             let interval = Duration.seconds(membership.config.scheduler.heartbeatInterval)
             let timeout = Duration.seconds(membership.config.scheduler.heartbeatTimeout)
             // Rows past their table's TTL are swept every second.
             let expiring = membership.config.tables.filter { ($0.lifecycle?.ttlSeconds ?? 0) > 0 }.compactMap { shard.table(named: $0.name) }
-            let sweeper = expiring.isEmpty ? nil : Task {
+            // Evictions a leader made (TTL, the row cap on pulls) reach its follower at least every second.
+            let replicated = membership.config.replication.enabled && membership.config.tables.contains { $0.lifecycle != nil }
+            let sweeper = expiring.isEmpty && !replicated ? nil : Task {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(1))
+                    // A follower's rows expire when its leader's do (their evictions arrive as batches).
+                    guard !shard.isFollowing else { continue }
                     for table in expiring {
                         let evicted = table.evictExpired()
                         if evicted > 0 { logger.debug("expired rows", metadata: ["table": "\(table.spec.name)", "rows": "\(evicted)"]) }
                     }
+                    try? await shard.flushEvictions()
                 }
             }
             defer { sweeper?.cancel() }
@@ -113,7 +127,8 @@ public struct ServerRole: Sendable {
                 guard version > (shard.routingVersion ?? 0) else { return }
                 if let routing = try? await session.shardMap(minVersion: version) {
                     shard.update(routing: routing)
-                    logger.info("new shard map", metadata: ["version": "\(routing.version)"])
+                    logger.info("new shard map", metadata: ["version": "\(routing.version)", "following": "\(shard.isFollowing)",
+                                                            "follower": "\(shard.followerState.rawValue)"])
                 }
             }
             if case .shutdown(let reason) = outcome {
@@ -174,5 +189,13 @@ final class ShardSlot: ParameterServerService {
 
     func restore(_ request: Tessera_V1_RestoreRequest, context: ServerContext) async throws -> Tessera_V1_RestoreResponse {
         try await ready().restore(request, context: context)
+    }
+
+    func replicate(_ request: Tessera_V1_ReplicateRequest, context: ServerContext) async throws -> Tessera_V1_ReplicateResponse {
+        try await ready().replicate(request, context: context)
+    }
+
+    func promote(_ request: Tessera_V1_PromoteRequest, context: ServerContext) async throws -> Tessera_V1_PromoteResponse {
+        try await ready().promote(request, context: context)
     }
 }

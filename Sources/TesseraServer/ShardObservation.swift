@@ -115,4 +115,12 @@ struct MeteredParameterServer<Inner: ParameterServerService>: ParameterServerSer
     func restore(_ request: Tessera_V1_RestoreRequest, context: ServerContext) async throws -> Tessera_V1_RestoreResponse {
         try await inner.restore(request, context: context)
     }
+
+    func replicate(_ request: Tessera_V1_ReplicateRequest, context: ServerContext) async throws -> Tessera_V1_ReplicateResponse {
+        try await inner.replicate(request, context: context)
+    }
+
+    func promote(_ request: Tessera_V1_PromoteRequest, context: ServerContext) async throws -> Tessera_V1_PromoteResponse {
+        try await inner.promote(request, context: context)
+    }
 }

@@ -17,23 +17,35 @@ import TesseraRPC
 ///
 /// Checkpoints (`Checkpoint`) go to `ROOT/shard-<id>`; a shard can start from
 /// such a chain (`init(shardID:restoring:…)`) and then extends it.
+///
+/// Replication (`ShardService+Replication.swift`): a leader with a `Replicator`
+/// sends every change it acknowledges (pushed rows with their optimizer state,
+/// assigned rows, evictions, counters, restores) to its follower before it
+/// answers. A follower (`following`) refuses the data calls and applies what
+/// its leader sends through `Replicate`, until `Promote` makes it the leader.
 public final class ShardService: ParameterServerService {
     public let shardID: UInt32
     /// Largest row payload one Pull may ask for or one Push may carry (the gRPC message limit).
     public let maxPayloadBytes: Int
     /// Most items one ScoreItems may ask for (top-k plus pool).
     public let maxScoredItems = 100_000
-    private let tables: [String: EmbeddingTable]
+    let tables: [String: EmbeddingTable]
     /// Table names in config order (checkpoints write tables in this order).
-    private let tableOrder: [String]
-    private let indexes: [String: ServingIndex]
+    let tableOrder: [String]
+    let indexes: [String: ServingIndex]
+    /// True while this process follows its shard's leader (see `Replicate`, `Promote`).
+    let followingFlag = Atomic<Bool>(false)
+    /// The link to this leader's follower; nil or inactive without replication.
+    let replicator = Mutex<Replicator?>(nil)
+    /// Replicate batches applied (a follower).
+    let appliedBatches = Atomic<UInt64>(0)
     /// The writer of the checkpoint root in use (standardized path). One chain
     /// at a time: the tables' change tracking serves one chain, so a checkpoint
     /// to another root starts a new chain there (full) and drops this one.
     private let checkpointChain = Mutex<(root: String, writer: CheckpointWriter)?>(nil)
-    private let routing = Mutex<ShardRouting?>(nil)
+    let routing = Mutex<ShardRouting?>(nil)
     /// Last applied sequence per "producer/table" (idempotent pushes and counter updates).
-    private let sequences = Mutex<[String: UInt64]>([:])
+    let sequences = Mutex<[String: UInt64]>([:])
     private let pullRequests = Atomic<UInt64>(0)
     private let pulledRows = Atomic<UInt64>(0)
     private let pushRequests = Atomic<UInt64>(0)
@@ -88,6 +100,7 @@ public final class ShardService: ParameterServerService {
     /// Starts serving under `routing` (the shard map); requests routed with another version are refused.
     public func update(routing: ShardRouting) {
         self.routing.withLock { $0 = routing }
+        followerChanged(routing)
     }
 
     /// The shard-map version served, or nil before the first map.
@@ -108,6 +121,7 @@ public final class ShardService: ParameterServerService {
     // MARK: Pull and push
 
     public func pull(_ request: Tessera_V1_PullRequest, context: ServerContext) async throws -> Tessera_V1_PullResponse {
+        try checkLeading()
         let table = try self.table(request.table)
         guard let width = RowPayload.bytesPerValue(request.encoding) else {
             throw RPCError(.invalidArgument, "encoding: unknown row encoding \(request.encoding.rawValue)")
@@ -145,6 +159,7 @@ public final class ShardService: ParameterServerService {
     }
 
     public func push(_ request: Tessera_V1_PushRequest, context: ServerContext) async throws -> Tessera_V1_PushResponse {
+        try checkLeading()
         let table = try self.table(request.table)
         guard Int(request.dim) == table.dim else {
             throw RPCError(.invalidArgument, "dim: table '\(table.spec.name)' has dimension \(table.dim), the push says \(request.dim)")
@@ -170,6 +185,9 @@ public final class ShardService: ParameterServerService {
         if let index = indexes[request.table] {
             index.apply(keys: request.keys) { keys in (try? table.lookupArray(keys)) ?? [] }
         }
+        // The follower has the resulting rows before the pusher hears OK.
+        try await replicate(table: table, keys: request.keys, producer: request.producer, sequence: request.sequence,
+                            sequenceTable: request.table)
         pushRequests.add(1, ordering: .relaxed)
         pushedRows.add(UInt64(request.keys.count), ordering: .relaxed)
         _ = applied
@@ -178,6 +196,7 @@ public final class ShardService: ParameterServerService {
     }
 
     public func assign(_ request: Tessera_V1_AssignRequest, context: ServerContext) async throws -> Tessera_V1_AssignResponse {
+        try checkLeading()
         let table = try self.table(request.table)
         guard Int(request.dim) == table.dim else {
             throw RPCError(.invalidArgument, "dim: table '\(table.spec.name)' has dimension \(table.dim), the request says \(request.dim)")
@@ -199,6 +218,7 @@ public final class ShardService: ParameterServerService {
         if let index = indexes[request.table], !assigned.isEmpty {
             index.apply(keys: assigned) { keys in (try? table.lookupArray(keys)) ?? [] }
         }
+        try await replicate(table: table, keys: assigned)
         var response = Tessera_V1_AssignResponse()
         response.assigned = UInt64(assigned.count)
         return response
@@ -207,6 +227,7 @@ public final class ShardService: ParameterServerService {
     // MARK: Serving
 
     public func scoreItems(_ request: Tessera_V1_ScoreItemsRequest, context: ServerContext) async throws -> Tessera_V1_ScoreItemsResponse {
+        try checkLeading()
         let index = try servedIndex(request.table)
         guard request.query.count == index.dim else {
             throw RPCError(.invalidArgument, "query: has \(request.query.count) values; table '\(request.table)' has dimension \(index.dim)")
@@ -239,6 +260,7 @@ public final class ShardService: ParameterServerService {
     }
 
     public func updateCounters(_ request: Tessera_V1_UpdateCountersRequest, context: ServerContext) async throws -> Tessera_V1_UpdateCountersResponse {
+        try checkLeading()
         let index = try servedIndex(request.table)
         try checkRouting(version: request.shardMapVersion, keys: request.deltas.map(\.key))
         var response = Tessera_V1_UpdateCountersResponse()
@@ -247,6 +269,7 @@ public final class ShardService: ParameterServerService {
             return response
         }
         index.addCounts(request.deltas.map { ($0.key, $0.userGroup, $0.impressions, $0.clicks) })
+        try await replicate(counters: request)
         response.applied = UInt64(request.deltas.count)
         return response
     }
@@ -275,6 +298,10 @@ public final class ShardService: ParameterServerService {
             response.clicks += totals.clicks
             response.servingVersion += index.version
         }
+        response.following = isFollowing
+        let replicator = self.replicator.withLock { $0 }
+        response.followerState = (replicator?.state ?? .none).rawValue
+        response.replicatedBatches = isFollowing ? appliedBatches.load(ordering: .relaxed) : (replicator?.forwardedBatches ?? 0)
         return response
     }
 
@@ -290,6 +317,7 @@ public final class ShardService: ParameterServerService {
         guard !request.directory.isEmpty else {
             throw RPCError(.invalidArgument, "directory: empty; name the cluster's checkpoint root")
         }
+        try checkLeading()
         guard let routing = routing.withLock({ $0 }) else {
             throw RPCError(.unavailable, "shard \(shardID) has no shard map yet; retry shortly")
         }
@@ -393,6 +421,8 @@ public final class ShardService: ParameterServerService {
         // The removals just made are part of the restored state, not changes for the next incremental.
         for table in live { table.forgetRemovals(through: table.changeGeneration - 1) }
         checkpointChain.withLock { $0 = (root, writer) }
+        // The follower rolls back to the same checkpoint (its shard directory is this shard's).
+        if !isFollowing { try await replicator.withLock({ $0 })?.forward(restore: request) }
         var response = Tessera_V1_RestoreResponse()
         response.shardID = shardID
         response.sequence = restored.manifest.sequence
@@ -434,7 +464,7 @@ public final class ShardService: ParameterServerService {
 
     /// Whether a push from `producer` with `sequence` is new; records it if so.
     /// Pushes without a producer are always new.
-    private func claim(producer: String, table: String, sequence: UInt64) -> Bool {
+    func claim(producer: String, table: String, sequence: UInt64) -> Bool {
         guard !producer.isEmpty else { return true }
         let fresh = sequences.withLock { last in
             let key = "\(producer)/\(table)"
@@ -446,7 +476,7 @@ public final class ShardService: ParameterServerService {
         return fresh
     }
 
-    private func table(_ name: String) throws -> EmbeddingTable {
+    func table(_ name: String) throws -> EmbeddingTable {
         guard let table = tables[name] else {
             let known = tables.keys.sorted().map { "'\($0)'" }.joined(separator: ", ")
             throw RPCError(.invalidArgument, "table: unknown table '\(name)' (this cluster has \(known))")
@@ -454,7 +484,7 @@ public final class ShardService: ParameterServerService {
         return table
     }
 
-    private func servedIndex(_ name: String) throws -> ServingIndex {
+    func servedIndex(_ name: String) throws -> ServingIndex {
         _ = try table(name)
         guard let index = indexes[name] else {
             throw RPCError(.invalidArgument, "table: '\(name)' is not served (serving scores the item table, '\(indexes.keys.sorted().joined(separator: "', '"))')")

@@ -125,6 +125,11 @@ struct ServerCommand: AsyncParsableCommand {
         valueName: "DIR"))
     var restore: String?
 
+    @Option(help: ArgumentHelp(
+        "Run as the follower of shard N (replication.followers: 1): apply every change its leader acknowledges, take over when the leader dies.",
+        valueName: "N"))
+    var follow: UInt32?
+
     @Flag(help: .hidden)
     var benchEcho = false
 
@@ -138,6 +143,7 @@ struct ServerCommand: AsyncParsableCommand {
         do {
             var role = ServerRole(schedulerAddress: scheduler, host: host, port: port, advertisedHost: advertise, shardID: id)
             role.benchEcho = benchEcho
+            role.follow = follow
             role.restoreDirectory = restore.map(absolute)
             role.metrics = try metrics.settings()
             role.security = try security.resolve()

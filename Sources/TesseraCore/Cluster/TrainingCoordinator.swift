@@ -44,6 +44,11 @@ public struct TrainingCoordinator: Sendable {
         /// Every member is back: roll every shard back to the checkpoint of
         /// `epoch`, then call `shardsRestored(attempt:)` (or `fail`).
         case restoreShards(epoch: Int, attempt: Int)
+        /// A leader died and its follower (in sync) takes over: tell the follower
+        /// at `address` to serve `shard` under `routing`, then publish `routing`.
+        /// No rollback, no new attempt. If the follower cannot be reached, call
+        /// `promotionFailed(shard:reason:now:)`.
+        case promoteFollower(shard: UInt32, address: String, routing: ShardRouting, reason: String)
     }
 
     /// One registered process.
@@ -66,12 +71,16 @@ public struct TrainingCoordinator: Sendable {
     public enum MemberRole: String, Sendable, Equatable, Codable {
         case server, worker
         case onlineWorker = "online worker"
+        /// A shard's follower (replication); its id is the shard it follows.
+        case follower
     }
 
     public let shardCount: Int
     public let workerCount: Int
     /// Online workers (learning from feedback); they take no part in epochs.
     public let onlineWorkerCount: Int
+    /// Followers the job waits for before publishing the first shard map: one per shard with replication, else 0.
+    public let followerCount: Int
     public let epochs: Int
     public let batchSize: Int
     public let ring: RingSettings
@@ -80,6 +89,15 @@ public struct TrainingCoordinator: Sendable {
     public private(set) var servers: [Member] = []
     public private(set) var workers: [Member] = []
     public private(set) var onlineWorkers: [Member] = []
+    /// Followers (replication), by the shard they follow.
+    public private(set) var followers: [Member] = []
+    /// Shards whose follower holds every acknowledged change (registered before
+    /// the first map and not reported lost since).
+    public private(set) var followersInSync: Set<UInt32> = []
+    /// Shards served by a promoted follower (whose heartbeats still say "follower").
+    private var promoted: Set<UInt32> = []
+    /// Promotions so far, oldest first.
+    public private(set) var promotions: [Promotion] = []
     public private(set) var routing: ShardRouting?
     /// Training examples each worker loaded, by worker id.
     public private(set) var loadedExamples: [UInt32: Int] = [:]
@@ -130,17 +148,33 @@ public struct TrainingCoordinator: Sendable {
         var restoring = false
     }
 
-    public init(shards: Int, workers: Int, onlineWorkers: Int = 0, epochs: Int, batchSize: Int, ring: RingSettings) {
+    /// A follower that took over its dead leader's shard.
+    public struct Promotion: Sendable, Equatable {
+        public var shard: UInt32
+        /// The dead leader and the follower, by name.
+        public var leader: String
+        public var follower: String
+        public var reason: String
+        /// When the leader was last heard from (≈ its death) and when its loss was noticed.
+        public var lastSeen: Double
+        public var detected: Double
+        /// When the follower answered that it serves (nil until then).
+        public var serving: Double?
+    }
+
+    public init(shards: Int, workers: Int, onlineWorkers: Int = 0, followers: Int = 0, epochs: Int, batchSize: Int, ring: RingSettings) {
         shardCount = shards
         workerCount = workers
         onlineWorkerCount = onlineWorkers
+        followerCount = followers > 0 ? shards : 0
         self.epochs = epochs
         self.batchSize = batchSize
         self.ring = ring
     }
 
     public init(config: ClusterConfig) {
-        self.init(shards: config.shards, workers: config.workers, onlineWorkers: config.online.workers, epochs: config.training.epochs,
+        self.init(shards: config.shards, workers: config.workers, onlineWorkers: config.online.workers,
+                  followers: config.replication.followers, epochs: config.training.epochs,
                   batchSize: config.training.batchSize, ring: config.ring)
         replacementTimeout = config.scheduler.registrationTimeout
     }
@@ -157,7 +191,7 @@ public struct TrainingCoordinator: Sendable {
 
     /// A refusal of a member's request, with a gRPC-like reason.
     public struct Refusal: Error, Sendable, Equatable {
-        public enum Reason: Sendable, Equatable { case full, outOfRange, unknownMember, over }
+        public enum Reason: Sendable, Equatable { case full, outOfRange, unknownMember, over, tooLate }
         public var reason: Reason
         public var message: String
     }
@@ -170,10 +204,14 @@ public struct TrainingCoordinator: Sendable {
         if isOver && !(role == .onlineWorker && phase == .finished) {
             throw Refusal(reason: .over, message: "the job is over (\(phaseDescription)); not admitting members")
         }
+        if role == .follower {
+            return (try registerFollower(address: address, pid: pid, host: host, requestedID: requestedID, now: now), publishIfComplete(now: now))
+        }
         let capacity = switch role {
         case .server: shardCount
         case .worker: workerCount
         case .onlineWorker: onlineWorkerCount
+        case .follower: followerCount
         }
         var replaced: [Directive] = []
         if role != .onlineWorker, let requestedID, isTraining, let holder = self.members(role).first(where: { $0.id == requestedID }),
@@ -215,18 +253,55 @@ public struct TrainingCoordinator: Sendable {
         case .onlineWorker:
             onlineWorkers.append(member)
             return (id, [])
-        case .server:
+        case .server, .follower:
             break
         }
         servers.append(member)
-        guard servers.count == shardCount else { return (id, replaced) }
+        return (id, replaced + publishIfComplete(now: now))
+    }
+
+    /// Publishes a new shard map once every shard (and, for the first map, every follower) has registered.
+    private mutating func publishIfComplete(now: Double) -> [Directive] {
+        guard servers.count == shardCount, routing != nil || followers.count == followerCount else { return [] }
+        // A replacement serves at a new address: a new version, so stale routes are refused.
+        let routing = nextRouting()
+        self.routing = routing
+        return [.publishShardMap(routing)] + resumeIfReady(now: now)
+    }
+
+    /// The map of the current servers and in-sync followers, one version above the current one.
+    private func nextRouting() -> ShardRouting {
         var addresses: [UInt32: String] = [:]
         for server in servers { addresses[server.id] = server.address }
-        // A replacement serves at a new address: a new version, so stale routes are refused.
-        let routing = ShardRouting(version: (self.routing?.version ?? 0) + 1, addresses: addresses,
-                                   virtualNodes: ring.virtualNodes, seed: ring.seed)
-        self.routing = routing
-        return (id, replaced + [.publishShardMap(routing)] + resumeIfReady(now: now))
+        var followerAddresses: [UInt32: String] = [:]
+        for follower in followers where followersInSync.contains(follower.id) { followerAddresses[follower.id] = follower.address }
+        return ShardRouting(version: (routing?.version ?? 0) + 1, addresses: addresses, followers: followerAddresses,
+                            virtualNodes: ring.virtualNodes, seed: ring.seed)
+    }
+
+    /// Admits the follower of shard `requestedID`. Only before the first shard map:
+    /// a follower that joins later would lack the changes acknowledged so far
+    /// (catching up from a full copy is not implemented).
+    private mutating func registerFollower(address: String, pid: Int64, host: String, requestedID: UInt32?,
+                                           now: Double) throws(Refusal) -> UInt32 {
+        guard followerCount > 0 else {
+            throw Refusal(reason: .outOfRange, message: "role: this job has no followers (set replication.followers: 1)")
+        }
+        guard let id = requestedID else {
+            throw Refusal(reason: .outOfRange, message: "requested_id: a follower must name the shard it follows")
+        }
+        guard Int(id) < shardCount else {
+            throw Refusal(reason: .outOfRange, message: "requested_id: follower of shard \(id) is out of range; this job has \(shardCount) shards (ids 0...\(shardCount - 1))")
+        }
+        if let holder = followers.first(where: { $0.id == id }) {
+            throw Refusal(reason: .full, message: "requested_id: \(holder.name) already follows shard \(id)")
+        }
+        guard routing == nil else {
+            throw Refusal(reason: .tooLate, message: "shard \(id) already serves without this follower; a follower can only join before the first shard map (catching up a new follower is not implemented)")
+        }
+        followers.append(Member(role: .follower, id: id, address: address, pid: pid, host: host, lastSeen: now))
+        followersInSync.insert(id)
+        return id
     }
 
     /// Whether epochs are under way (training, evaluating or recovering).
@@ -239,6 +314,10 @@ public struct TrainingCoordinator: Sendable {
 
     /// Records a heartbeat; the answer says whether the member should stop.
     public mutating func heartbeat(role: MemberRole, id: UInt32, now: Double) throws(Refusal) -> (stop: Bool, reason: String) {
+        if role == .follower, memberIndex(role: .follower, id: id) == nil, promoted.contains(id) {
+            // A promoted follower's process still heartbeats as a follower: it is the shard's server now.
+            return try heartbeat(role: .server, id: id, now: now)
+        }
         guard let index = memberIndex(role: role, id: id) else {
             throw Refusal(reason: .unknownMember, message: "\(role.rawValue) \(id) is not a member of this job; register first")
         }
@@ -258,12 +337,19 @@ public struct TrainingCoordinator: Sendable {
         }
     }
 
+    /// A leader reported that its follower stopped answering (or the follower's
+    /// heartbeat was late): it is no longer in sync and will not be promoted.
+    public mutating func followerLost(shard: UInt32) {
+        followersInSync.remove(shard)
+    }
+
     /// The registered members of `role`.
     public func members(_ role: MemberRole) -> [Member] {
         switch role {
         case .server: servers
         case .worker: workers
         case .onlineWorker: onlineWorkers
+        case .follower: followers
         }
     }
 
@@ -274,7 +360,7 @@ public struct TrainingCoordinator: Sendable {
 
     /// Members that have not heard the shutdown yet (among those still alive).
     public var membersNotYetStopped: [Member] {
-        (servers + workers + onlineWorkers).filter { !$0.toldToStop }
+        (servers + workers + onlineWorkers + followers).filter { !$0.toldToStop }
     }
 
     /// Handles members silent longer than `timeout` seconds: during training a
@@ -288,6 +374,11 @@ public struct TrainingCoordinator: Sendable {
             return fail("\(recovery.reason); no replacement for \(missing.joined(separator: ", ")) was ready within \(Int(replacementTimeout)) s")
         }
         var directives: [Directive] = []
+        for follower in followers where now - follower.lastSeen > timeout {
+            // A silent follower is dropped; its leader goes on without it (its updates are unprotected from now on).
+            followers.removeAll { $0.id == follower.id }
+            followersInSync.remove(follower.id)
+        }
         for member in servers + workers + onlineWorkers where now - member.lastSeen > timeout {
             let reason = "\(member.name) sent no heartbeat for \(Int(now - member.lastSeen)) s (timeout \(Int(timeout)) s); it has died or hangs"
             directives += memberLost(role: member.role, id: member.id, reason: reason, now: now)
@@ -307,6 +398,12 @@ public struct TrainingCoordinator: Sendable {
     /// online worker, the job fails as before.
     public mutating func memberLost(role: MemberRole, id: UInt32, reason: String, now: Double) -> [Directive] {
         guard !isOver else { return [] }
+        if role == .server, let promotion = promote(shard: id, reason: reason, now: now) { return promotion }
+        if role == .follower {
+            followers.removeAll { $0.id == id }
+            followersInSync.remove(id)
+            return []
+        }
         guard role != .onlineWorker, isTraining, let member = members(role).first(where: { $0.id == id }) else {
             return fail(reason)
         }
@@ -325,7 +422,7 @@ public struct TrainingCoordinator: Sendable {
         case .worker:
             workers.removeAll { $0.id == id }
             loadedExamples[id] = nil
-        case .onlineWorker: break
+        case .onlineWorker, .follower: break
         }
         if var ongoing = recovery {
             ongoing.lost.append(member.name)
@@ -342,6 +439,39 @@ public struct TrainingCoordinator: Sendable {
         epochDone = []
         barrierArrivals = [:]
         return [.abandonEpoch(reason: reason, restartEpoch: restart)]
+    }
+
+    /// Hands shard `shard` to its follower if the follower is in sync and alive:
+    /// the follower becomes the shard's server at its own address, under a new
+    /// map version. Training goes on — no rollback, no new attempt. Nil when
+    /// there is no such follower (then the caller recovers as without replication).
+    private mutating func promote(shard: UInt32, reason: String, now: Double) -> [Directive]? {
+        guard followersInSync.contains(shard), let follower = followers.first(where: { $0.id == shard }),
+              let leader = servers.first(where: { $0.id == shard }), routing != nil else { return nil }
+        followers.removeAll { $0.id == shard }
+        followersInSync.remove(shard)
+        promoted.insert(shard)
+        servers.removeAll { $0.id == shard }
+        servers.append(Member(role: .server, id: shard, address: follower.address, pid: follower.pid, host: follower.host,
+                              lastSeen: now, toldToStop: follower.toldToStop))
+        servers.sort { $0.id < $1.id }
+        let routing = nextRouting()
+        self.routing = routing
+        promotions.append(Promotion(shard: shard, leader: leader.name, follower: follower.name, reason: reason,
+                                    lastSeen: leader.lastSeen, detected: now))
+        return [.promoteFollower(shard: shard, address: follower.address, routing: routing, reason: reason)]
+    }
+
+    /// The promoted follower of `shard` answered: it serves.
+    public mutating func promotionFinished(shard: UInt32, now: Double) {
+        guard let index = promotions.lastIndex(where: { $0.shard == shard && $0.serving == nil }) else { return }
+        promotions[index].serving = now
+    }
+
+    /// The follower promoted for `shard` did not take over: it is lost too, and the
+    /// shard is recovered as without replication (rollback to the last checkpoint).
+    public mutating func promotionFailed(shard: UInt32, reason: String, now: Double) -> [Directive] {
+        memberLost(role: .server, id: shard, reason: reason, now: now)
     }
 
     /// Every shard serves the rolled-back rows (and the current shard map): training restarts.
@@ -538,6 +668,7 @@ public struct TrainingCoordinator: Sendable {
         case .server: change(&servers[index])
         case .worker: change(&workers[index])
         case .onlineWorker: change(&onlineWorkers[index])
+        case .follower: change(&followers[index])
         }
     }
 

@@ -81,6 +81,7 @@ extension ClusterConfig {
         }
         if let node = try root.child("checkpoint") { checkpoint = try CheckpointSettings(reading: node) }
         if let node = try root.child("security") { security = try SecuritySettings(reading: node) }
+        if let node = try root.child("replication") { replication = try ReplicationSettings(reading: node) }
         try root.rejectUnknownKeys()
         try validateModelTables(root: root)
     }
@@ -535,6 +536,19 @@ extension OptimizerSpec {
         } catch {
             throw node.error("\(error)")
         }
+    }
+}
+
+extension ReplicationSettings {
+    init(reading node: ConfigNode) throws(ConfigError) {
+        if let count = try node.child("followers") {
+            let value = try count.int()
+            guard value == 0 || value == 1 else {
+                throw count.error("followers per shard must be 0 (no replication) or 1, found \(value); more than one follower per shard is not supported")
+            }
+            followers = value
+        }
+        try node.rejectUnknownKeys()
     }
 }
 

@@ -23,6 +23,8 @@ public struct ClusterConfig: Sendable, Codable, Hashable {
     public var online = OnlineSettings()
     public var ranking = RankingSettings()
     public var checkpoint = CheckpointSettings()
+    /// A follower per shard that takes every acknowledged update (off by default).
+    public var replication = ReplicationSettings()
     public var metrics = MetricsSettings()
     public var security = SecuritySettings()
 
@@ -354,6 +356,18 @@ public struct CheckpointSettings: Sendable, Codable, Hashable {
     public var fullEvery = 5
 
     public init() {}
+}
+
+/// Shard replication: a follower process per shard that applies every
+/// mutation its leader acknowledges, and takes over when the leader dies.
+public struct ReplicationSettings: Sendable, Codable, Hashable {
+    /// Followers per shard: 0 (off) or 1.
+    public var followers = 0
+
+    public init() {}
+
+    /// Whether shards have followers.
+    public var enabled: Bool { followers > 0 }
 }
 
 /// The ranking stage: an MLP that re-scores retrieval candidates with user,

@@ -74,6 +74,7 @@ extension EmbeddingTable {
             let generation = currentGeneration
             if stripe.remove(key: victim.key, generation: generation > 1 ? generation : nil) {
                 counts.evictedForCap.add(1, ordering: .relaxed)
+                replication.recordRemoval(of: victim.key)
             }
         }
     }
@@ -93,7 +94,10 @@ extension EmbeddingTable {
                 var expired: [UInt64] = []
                 for slot in 0..<rows.count where rows.access(at: slot) < oldest { expired.append(rows.key(at: slot)) }
                 let generation = currentGeneration
-                for key in expired { _ = rows.remove(key: key, generation: generation > 1 ? generation : nil) }
+                for key in expired {
+                    _ = rows.remove(key: key, generation: generation > 1 ? generation : nil)
+                    replication.recordRemoval(of: key)
+                }
                 return expired.count
             }
         }

@@ -35,6 +35,8 @@ public final class EmbeddingTable: Sendable {
     let clock: @Sendable () -> UInt32
     /// Lifecycle counters (see `LifecycleCounts`).
     let counts = LifecycleCounters()
+    /// Versions and recorded evictions for a follower (see `EmbeddingTable+Replication.swift`).
+    public let replication = TableReplicationLog()
 
     /// Salt of the key → stripe hash ("stripes!"), distinct from the ring's.
     private static let stripeSalt: UInt64 = 0x7374_7269_7065_7321

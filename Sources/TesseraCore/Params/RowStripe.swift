@@ -33,6 +33,9 @@ struct RowStripe: ~Copyable, @unchecked Sendable {
     let tracksAccess: Bool
     /// Admission: how often each key without a row was pulled (`TableLifecycle.admitAfter`).
     var sightings: [UInt64: UInt16] = [:]
+    /// On a follower: the highest replication version applied per key (rows and
+    /// removals), so older batches arriving late are ignored. Empty on a leader.
+    var replicaVersions: [UInt64: UInt64] = [:]
     /// Keys removed, with the generation of their removal; dropped when the key
     /// gets a row again or by `forgetRemovals(through:)`.
     private(set) var removals: [UInt64: UInt64] = [:]
@@ -75,7 +78,8 @@ struct RowStripe: ~Copyable, @unchecked Sendable {
         let chunkLists = rowChunks.capacity * 3 * MemoryLayout<UnsafeMutablePointer<Float>>.size
         let tombstones = removals.capacity * 2 * MemoryLayout<UInt64>.size
         let admission = sightings.capacity * (MemoryLayout<UInt64>.size + MemoryLayout<UInt16>.size) * 4 / 3
-        return slabs + indexBytes + chunkLists + tombstones + admission
+        let versions = replicaVersions.capacity * 2 * MemoryLayout<UInt64>.size * 4 / 3
+        return slabs + indexBytes + chunkLists + tombstones + admission + versions
     }
 
     /// The row stored in `slot`. Precondition: `slot < count`.

@@ -83,6 +83,17 @@ public final class MemberSession: Sendable {
         }
     }
 
+    /// The shard map if one newer than `version` comes within `wait`; nil otherwise.
+    public func shardMap(newerThan version: UInt64, wait: Duration) async throws -> ShardRouting? {
+        var request = Tessera_V1_ShardMapRequest()
+        request.minVersion = version + 1
+        do {
+            return try ShardRouting(try await scheduler.getShardMap(request, options: CallOptions(timeout: wait)))
+        } catch let error as RPCError where error.code == .deadlineExceeded {
+            return nil
+        }
+    }
+
     /// Why heartbeats ended.
     public enum HeartbeatOutcome: Sendable {
         /// The scheduler asked the member to stop.
@@ -127,5 +138,16 @@ public final class MemberSession: Sendable {
         report.memberID = membership.memberID
         report.message = message
         _ = try? await scheduler.reportFailure(report, options: CallOptions(timeout: .seconds(2)))
+    }
+
+    /// Tells the scheduler that this leader's follower (of shard `shard`) stopped
+    /// answering, so it is never promoted. Throws when the scheduler did not
+    /// confirm: then the change that found the follower gone must not be acknowledged.
+    public func reportFollowerLost(shard: UInt32, _ message: String) async throws {
+        var report = Tessera_V1_FailureReport()
+        report.role = .follower
+        report.memberID = shard
+        report.message = message
+        _ = try await scheduler.reportFailure(report, options: CallOptions(timeout: .seconds(5)))
     }
 }

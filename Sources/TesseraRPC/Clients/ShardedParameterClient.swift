@@ -26,6 +26,33 @@ public final class ShardedParameterClient: Sendable {
     public let maxKeysPerRequest: Int
     /// The token and TLS of every channel.
     public let security: ClientSecurity
+    /// How calls ride out a leader's failover (replication); nil: not at all.
+    private let failover = Mutex<Failover?>(nil)
+
+    /// How a client rides out a shard leader's death when shards have followers:
+    /// a call that fails (unreachable shard, stale map) keeps retrying for up to
+    /// `patience`, switching to a newer shard map as soon as there is one that
+    /// moves no key and either keeps the shard where it was or hands it to the
+    /// follower the old map named. A map that puts the shard anywhere else (a
+    /// restart from a checkpoint, a rollback under way) is not followed: the
+    /// error is thrown as without replication.
+    public struct Failover: Sendable {
+        /// How long one call may keep retrying.
+        public var patience: Duration
+        /// Waits up to the given time for a shard map newer than the given
+        /// version; nil if none came. Nil: rely on `update(routing:)` alone.
+        public var newerMap: (@Sendable (_ version: UInt64, _ wait: Duration) async throws -> ShardRouting?)?
+
+        public init(patience: Duration, newerMap: (@Sendable (UInt64, Duration) async throws -> ShardRouting?)? = nil) {
+            self.patience = patience
+            self.newerMap = newerMap
+        }
+    }
+
+    /// Lets calls ride out a leader's failover (see `Failover`).
+    public func enableFailover(_ settings: Failover) {
+        failover.withLock { $0 = settings }
+    }
 
     public init(routing: ShardRouting, callOptions: CallOptions = CallOptions(), encoding: Tessera_V1_RowEncoding = .float32,
                 attempts: Int = 4, maxKeysPerRequest: Int = 65_536, security: ClientSecurity = .insecure) throws {
@@ -79,8 +106,11 @@ public final class ShardedParameterClient: Sendable {
                 message.encoding = encoding
                 let request = (shard: request.shard, message: message)
                 group.addTask {
-                    let response = try await self.retrying("pull from shard \(request.shard)") {
-                        try await client.pull(request.message, options: self.callOptions)
+                    let response = try await self.retrying("pull from shard \(request.shard)", shard: request.shard, routing: routing,
+                                                           client: client) { client, version in
+                        var message = request.message
+                        message.shardMapVersion = version
+                        return try await client.pull(message, options: self.callOptions)
                     }
                     guard response.dim == dim else {
                         throw RPCError(.failedPrecondition,
@@ -145,8 +175,11 @@ public final class ShardedParameterClient: Sendable {
                 message.gradients = try part.withUnsafeBufferPointer { try RowPayload.encode($0, as: encoding) }
                 let request = (shard: request.shard, message: message)
                 group.addTask {
-                    _ = try await self.retrying("push to shard \(request.shard)") {
-                        try await client.push(request.message, options: self.callOptions)
+                    _ = try await self.retrying("push to shard \(request.shard)", shard: request.shard, routing: routing,
+                                                client: client) { client, version in
+                        var message = request.message
+                        message.shardMapVersion = version
+                        return try await client.push(message, options: self.callOptions)
                     }
                 }
             }
@@ -172,8 +205,11 @@ public final class ShardedParameterClient: Sendable {
                 message.readOnly = true
                 let sent = message
                 group.addTask {
-                    (request, try await self.retrying("lookup on shard \(request.shard)") {
-                        try await client.pull(sent, options: self.callOptions)
+                    (request, try await self.retrying("lookup on shard \(request.shard)", shard: request.shard, routing: routing,
+                                                      client: client) { client, version in
+                        var message = sent
+                        message.shardMapVersion = version
+                        return try await client.pull(message, options: self.callOptions)
                     })
                 }
             }
@@ -238,7 +274,11 @@ public final class ShardedParameterClient: Sendable {
                 message.sequence = sequence
                 let sent = message
                 group.addTask {
-                    _ = try await self.retrying("counters on shard \(shard)") { try await client.updateCounters(sent, options: self.callOptions) }
+                    _ = try await self.retrying("counters on shard \(shard)", shard: shard, routing: routing, client: client) { client, version in
+                        var message = sent
+                        message.shardMapVersion = version
+                        return try await client.updateCounters(message, options: self.callOptions)
+                    }
                 }
             }
             try await group.waitForAll()
@@ -265,7 +305,12 @@ public final class ShardedParameterClient: Sendable {
                 message.values = try part.withUnsafeBufferPointer { try RowPayload.encode($0, as: .float32) }
                 let sent = message
                 group.addTask {
-                    _ = try await self.retrying("assign on shard \(request.shard)") { try await client.assign(sent, options: self.callOptions) }
+                    _ = try await self.retrying("assign on shard \(request.shard)", shard: request.shard, routing: routing,
+                                                client: client) { client, version in
+                        var message = sent
+                        message.shardMapVersion = version
+                        return try await client.assign(message, options: self.callOptions)
+                    }
                 }
             }
             try await group.waitForAll()
@@ -372,17 +417,58 @@ public final class ShardedParameterClient: Sendable {
         return requests
     }
 
-    /// Runs `call`, retrying transient failures with exponential backoff.
-    private func retrying<R: Sendable>(_ what: String, _ call: @Sendable () async throws -> R) async throws -> R {
+    /// Runs `call` on `shard` (first with `client` under `routing`), retrying transient
+    /// failures with exponential backoff; with failover on, also through a leader's
+    /// failover (see `Failover`). `call` gets the client and shard-map version to use.
+    private func retrying<R: Sendable>(_ what: String, shard: UInt32, routing: ShardRouting, client: ParameterServerClient,
+                                       _ call: @Sendable (ParameterServerClient, UInt64) async throws -> R) async throws -> R {
         var delay = Duration.milliseconds(50)
-        for attempt in 1... {
+        var (routing, client) = (routing, client)
+        let failover = self.failover.withLock { $0 }
+        let deadline = failover.map { ContinuousClock.now + $0.patience }
+        var attempt = 1
+        while true {
             do {
-                return try await call()
-            } catch let error as RPCError where error.isTransient && attempt < attempts {
-                try await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(2))
+                return try await call(client, routing.version)
+            } catch let error as RPCError where error.isTransient || (failover != nil && error.code == .failedPrecondition) {
+                if error.isTransient && attempt < attempts {
+                    attempt += 1
+                    try await Task.sleep(for: delay)
+                    delay = min(delay * 2, .seconds(2))
+                    continue
+                }
+                guard let failover, let deadline, ContinuousClock.now < deadline else { throw error }
+                if let next = try await failedOver(shard: shard, from: routing, failover: failover, until: deadline) {
+                    (routing, client) = next
+                } else {
+                    try await Task.sleep(for: delay)
+                    delay = min(delay * 2, .milliseconds(500))
+                }
             }
         }
-        fatalError("unreachable")
+    }
+
+    /// A newer routing to retry `shard` with after a failure under `old`, and its client:
+    /// one that moves no key and keeps the shard at its address or hands it to its
+    /// follower. Nil when there is none yet.
+    private func failedOver(shard: UInt32, from old: ShardRouting, failover: Failover,
+                            until deadline: ContinuousClock.Instant) async throws -> (ShardRouting, ParameterServerClient)? {
+        func acceptable(_ routing: ShardRouting) -> Bool {
+            routing.version > old.version && routing.placesKeysLike(old)
+                && (routing.addresses[shard] == old.addresses[shard] || routing.addresses[shard] == old.followers[shard])
+        }
+        let current = state.withLock { ($0.routing, $0.clients[shard]) }
+        if acceptable(current.0), let client = current.1 { return (current.0, client) }
+        guard current.0.version <= old.version, let newerMap = failover.newerMap else { return nil }
+        let wait = min(.seconds(1), deadline - ContinuousClock.now)
+        guard wait > .zero, let newer = try? await newerMap(old.version, wait), acceptable(newer) else { return nil }
+        try state.withLock { state in
+            guard newer.version > state.routing.version else { return }
+            state.clients = try Self.clients(for: newer, reusing: state.clients, old: state.routing, security: security)
+            state.routing = newer
+        }
+        let latest = state.withLock { ($0.routing, $0.clients[shard]) }
+        guard acceptable(latest.0), let client = latest.1 else { return nil }
+        return (latest.0, client)
     }
 }

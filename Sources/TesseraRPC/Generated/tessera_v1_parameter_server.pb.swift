@@ -440,6 +440,16 @@ public nonisolated struct Tessera_V1_ShardStatsResponse: Sendable {
   /// Version of this shard's serving index (see ScoreItemsResponse).
   public var servingVersion: UInt64 = 0
 
+  /// True while this process is a follower (replication), not serving its shard.
+  public var following: Bool = false
+
+  /// Replication, on a leader: "none" (no follower), "in_sync", or "lost" (the
+  /// follower stopped answering; updates since are not protected).
+  public var followerState: String = String()
+
+  /// Batches this leader sent to its follower, and batches a follower applied.
+  public var replicatedBatches: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -557,6 +567,108 @@ public nonisolated struct Tessera_V1_RestoreResponse: Sendable {
 
   /// Wall-clock seconds the restore took.
   public var seconds: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One batch of a leader's acknowledged changes, sent to its follower before the
+/// leader answers the caller (replication: `replication.followers: 1`).
+///
+/// Rows travel whole (value then optimizer state), each stamped with a version
+/// the leader took while it held the row's lock: a follower keeps, per key, the
+/// highest version applied and ignores anything older, so batches may arrive in
+/// any order and more than once and the follower still ends with the leader's rows.
+public nonisolated struct Tessera_V1_ReplicateRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The leader's shard id; the follower must follow this shard.
+  public var shardID: UInt32 = 0
+
+  /// Table of `keys` and `removed_keys` (may be empty for counters only).
+  public var table: String = String()
+
+  /// Rows set on the leader: each key's whole row is in `rows`.
+  public var keys: [UInt64] = []
+
+  /// `len(keys) * (dim + optimizer state width)` little-endian float32 values:
+  /// for each key its value, then its optimizer state.
+  public var rows: Data = Data()
+
+  /// Version of each key's row, one per key.
+  public var versions: [UInt64] = []
+
+  /// Rows deleted on the leader (eviction, expiry) and their versions.
+  public var removedKeys: [UInt64] = []
+
+  public var removedVersions: [UInt64] = []
+
+  /// The (producer, sequence) of an idempotent push or counter update the
+  /// leader applied, so the follower skips a resend just as the leader would.
+  /// `sequence_table` is the table name the sequence is kept under.
+  public var producer: String = String()
+
+  public var sequence: UInt64 = 0
+
+  public var sequenceTable: String = String()
+
+  /// Feedback counters the leader added (UpdateCounters on a served table).
+  public var counters: [Tessera_V1_CounterDelta] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Tessera_V1_ReplicateResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Rows stored or deleted (older versions ignored are not counted).
+  public var applied: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Makes a follower its shard's leader (the scheduler promotes it when the
+/// leader died). The follower then serves Pull and Push under `shard_map`, in
+/// which this shard's address is the follower's own.
+public nonisolated struct Tessera_V1_PromoteRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var shardID: UInt32 = 0
+
+  public var shardMap: Tessera_V1_ShardMap {
+    get {_shardMap ?? Tessera_V1_ShardMap()}
+    set {_shardMap = newValue}
+  }
+  /// Returns true if `shardMap` has been explicitly set.
+  public var hasShardMap: Bool {self._shardMap != nil}
+  /// Clears the value of `shardMap`. Subsequent reads from it will return its default value.
+  public mutating func clearShardMap() {self._shardMap = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _shardMap: Tessera_V1_ShardMap? = nil
+}
+
+public nonisolated struct Tessera_V1_PromoteResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Rows the promoted shard holds (all tables).
+  public var rows: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1227,7 +1339,7 @@ nonisolated extension Tessera_V1_TableStats: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Tessera_V1_ShardStatsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ShardStatsResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}shard_id\0\u{3}shard_map_version\0\u{1}tables\0\u{3}pull_requests\0\u{3}pulled_rows\0\u{3}push_requests\0\u{3}pushed_rows\0\u{3}duplicate_pushes\0\u{1}impressions\0\u{1}clicks\0\u{3}serving_version\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}shard_id\0\u{3}shard_map_version\0\u{1}tables\0\u{3}pull_requests\0\u{3}pulled_rows\0\u{3}push_requests\0\u{3}pushed_rows\0\u{3}duplicate_pushes\0\u{1}impressions\0\u{1}clicks\0\u{3}serving_version\0\u{1}following\0\u{3}follower_state\0\u{3}replicated_batches\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1246,6 +1358,9 @@ nonisolated extension Tessera_V1_ShardStatsResponse: SwiftProtobuf.Message, Swif
       case 9: try { try decoder.decodeSingularUInt64Field(value: &self.impressions) }()
       case 10: try { try decoder.decodeSingularUInt64Field(value: &self.clicks) }()
       case 11: try { try decoder.decodeSingularUInt64Field(value: &self.servingVersion) }()
+      case 12: try { try decoder.decodeSingularBoolField(value: &self.following) }()
+      case 13: try { try decoder.decodeSingularStringField(value: &self.followerState) }()
+      case 14: try { try decoder.decodeSingularUInt64Field(value: &self.replicatedBatches) }()
       default: break
       }
     }
@@ -1285,6 +1400,15 @@ nonisolated extension Tessera_V1_ShardStatsResponse: SwiftProtobuf.Message, Swif
     if self.servingVersion != 0 {
       try visitor.visitSingularUInt64Field(value: self.servingVersion, fieldNumber: 11)
     }
+    if self.following != false {
+      try visitor.visitSingularBoolField(value: self.following, fieldNumber: 12)
+    }
+    if !self.followerState.isEmpty {
+      try visitor.visitSingularStringField(value: self.followerState, fieldNumber: 13)
+    }
+    if self.replicatedBatches != 0 {
+      try visitor.visitSingularUInt64Field(value: self.replicatedBatches, fieldNumber: 14)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1300,6 +1424,9 @@ nonisolated extension Tessera_V1_ShardStatsResponse: SwiftProtobuf.Message, Swif
     if lhs.impressions != rhs.impressions {return false}
     if lhs.clicks != rhs.clicks {return false}
     if lhs.servingVersion != rhs.servingVersion {return false}
+    if lhs.following != rhs.following {return false}
+    if lhs.followerState != rhs.followerState {return false}
+    if lhs.replicatedBatches != rhs.replicatedBatches {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1490,6 +1617,185 @@ nonisolated extension Tessera_V1_RestoreResponse: SwiftProtobuf.Message, SwiftPr
     if lhs.sequence != rhs.sequence {return false}
     if lhs.rows != rhs.rows {return false}
     if lhs.seconds != rhs.seconds {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tessera_V1_ReplicateRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReplicateRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}shard_id\0\u{1}table\0\u{1}keys\0\u{1}rows\0\u{1}versions\0\u{3}removed_keys\0\u{3}removed_versions\0\u{1}producer\0\u{1}sequence\0\u{3}sequence_table\0\u{1}counters\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.shardID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.table) }()
+      case 3: try { try decoder.decodeRepeatedUInt64Field(value: &self.keys) }()
+      case 4: try { try decoder.decodeSingularBytesField(value: &self.rows) }()
+      case 5: try { try decoder.decodeRepeatedUInt64Field(value: &self.versions) }()
+      case 6: try { try decoder.decodeRepeatedUInt64Field(value: &self.removedKeys) }()
+      case 7: try { try decoder.decodeRepeatedUInt64Field(value: &self.removedVersions) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.producer) }()
+      case 9: try { try decoder.decodeSingularUInt64Field(value: &self.sequence) }()
+      case 10: try { try decoder.decodeSingularStringField(value: &self.sequenceTable) }()
+      case 11: try { try decoder.decodeRepeatedMessageField(value: &self.counters) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.shardID != 0 {
+      try visitor.visitSingularUInt32Field(value: self.shardID, fieldNumber: 1)
+    }
+    if !self.table.isEmpty {
+      try visitor.visitSingularStringField(value: self.table, fieldNumber: 2)
+    }
+    if !self.keys.isEmpty {
+      try visitor.visitPackedUInt64Field(value: self.keys, fieldNumber: 3)
+    }
+    if !self.rows.isEmpty {
+      try visitor.visitSingularBytesField(value: self.rows, fieldNumber: 4)
+    }
+    if !self.versions.isEmpty {
+      try visitor.visitPackedUInt64Field(value: self.versions, fieldNumber: 5)
+    }
+    if !self.removedKeys.isEmpty {
+      try visitor.visitPackedUInt64Field(value: self.removedKeys, fieldNumber: 6)
+    }
+    if !self.removedVersions.isEmpty {
+      try visitor.visitPackedUInt64Field(value: self.removedVersions, fieldNumber: 7)
+    }
+    if !self.producer.isEmpty {
+      try visitor.visitSingularStringField(value: self.producer, fieldNumber: 8)
+    }
+    if self.sequence != 0 {
+      try visitor.visitSingularUInt64Field(value: self.sequence, fieldNumber: 9)
+    }
+    if !self.sequenceTable.isEmpty {
+      try visitor.visitSingularStringField(value: self.sequenceTable, fieldNumber: 10)
+    }
+    if !self.counters.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.counters, fieldNumber: 11)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tessera_V1_ReplicateRequest, rhs: Tessera_V1_ReplicateRequest) -> Bool {
+    if lhs.shardID != rhs.shardID {return false}
+    if lhs.table != rhs.table {return false}
+    if lhs.keys != rhs.keys {return false}
+    if lhs.rows != rhs.rows {return false}
+    if lhs.versions != rhs.versions {return false}
+    if lhs.removedKeys != rhs.removedKeys {return false}
+    if lhs.removedVersions != rhs.removedVersions {return false}
+    if lhs.producer != rhs.producer {return false}
+    if lhs.sequence != rhs.sequence {return false}
+    if lhs.sequenceTable != rhs.sequenceTable {return false}
+    if lhs.counters != rhs.counters {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tessera_V1_ReplicateResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReplicateResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}applied\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.applied) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.applied != 0 {
+      try visitor.visitSingularUInt64Field(value: self.applied, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tessera_V1_ReplicateResponse, rhs: Tessera_V1_ReplicateResponse) -> Bool {
+    if lhs.applied != rhs.applied {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tessera_V1_PromoteRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PromoteRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}shard_id\0\u{3}shard_map\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.shardID) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._shardMap) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.shardID != 0 {
+      try visitor.visitSingularUInt32Field(value: self.shardID, fieldNumber: 1)
+    }
+    try { if let v = self._shardMap {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tessera_V1_PromoteRequest, rhs: Tessera_V1_PromoteRequest) -> Bool {
+    if lhs.shardID != rhs.shardID {return false}
+    if lhs._shardMap != rhs._shardMap {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tessera_V1_PromoteResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PromoteResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}rows\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.rows) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.rows != 0 {
+      try visitor.visitSingularUInt64Field(value: self.rows, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tessera_V1_PromoteResponse, rhs: Tessera_V1_PromoteResponse) -> Bool {
+    if lhs.rows != rhs.rows {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -46,6 +46,11 @@ public nonisolated enum Tessera_V1_Role: SwiftProtobuf.Enum, Swift.CaseIterable 
 
   /// An online worker: learns from the feedback log while the cluster serves.
   case onlineWorker // = 3
+
+  /// A shard's follower (replication): applies every change its leader
+  /// acknowledges and is promoted when the leader dies. Its member id is the
+  /// shard id it follows.
+  case follower // = 4
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -58,6 +63,7 @@ public nonisolated enum Tessera_V1_Role: SwiftProtobuf.Enum, Swift.CaseIterable 
     case 1: self = .server
     case 2: self = .worker
     case 3: self = .onlineWorker
+    case 4: self = .follower
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -68,6 +74,7 @@ public nonisolated enum Tessera_V1_Role: SwiftProtobuf.Enum, Swift.CaseIterable 
     case .server: return 1
     case .worker: return 2
     case .onlineWorker: return 3
+    case .follower: return 4
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -78,6 +85,7 @@ public nonisolated enum Tessera_V1_Role: SwiftProtobuf.Enum, Swift.CaseIterable 
     .server,
     .worker,
     .onlineWorker,
+    .follower,
   ]
 
 }
@@ -230,6 +238,10 @@ public nonisolated struct Tessera_V1_ShardEndpoint: Sendable {
 
   /// "host:port" of the shard's ParameterServer service.
   public var address: String = String()
+
+  /// "host:port" of the shard's follower, which the leader forwards every
+  /// change to; empty without replication or once the follower is lost.
+  public var followerAddress: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -424,6 +436,9 @@ public nonisolated struct Tessera_V1_ProgressAck: Sendable {
   public init() {}
 }
 
+/// A member that cannot go on. With `role` ROLE_FOLLOWER it is a leader's report
+/// that its follower (`member_id` = the shard) stopped answering: the scheduler
+/// then no longer counts that follower in sync, and the job goes on.
 public nonisolated struct Tessera_V1_FailureReport: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -614,6 +629,18 @@ public nonisolated struct Tessera_V1_JobStatus: @unchecked Sendable {
     set {_uniqueStorage()._phase = newValue}
   }
 
+  /// The training attempt (1, plus one per rollback to a checkpoint).
+  public var attempt: UInt32 {
+    get {_storage._attempt}
+    set {_uniqueStorage()._attempt = newValue}
+  }
+
+  /// Followers promoted to leader after their leader died (replication).
+  public var promotions: UInt32 {
+    get {_storage._promotions}
+    set {_uniqueStorage()._promotions = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum State: SwiftProtobuf.Enum, Swift.CaseIterable {
@@ -708,6 +735,10 @@ public nonisolated struct Tessera_V1_MemberStatus: Sendable {
 
   /// The scheduler has told it to stop.
   public var toldToStop: Bool = false
+
+  /// Followers: whether it holds every change its leader acknowledged (false
+  /// once the leader reported it lost, or its heartbeat was late).
+  public var inSync: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -888,7 +919,7 @@ public nonisolated struct Tessera_V1_CheckpointJobResponse: Sendable {
 fileprivate nonisolated let _protobuf_package = "tessera.v1"
 
 nonisolated extension Tessera_V1_Role: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ROLE_UNSPECIFIED\0\u{1}ROLE_SERVER\0\u{1}ROLE_WORKER\0\u{1}ROLE_ONLINE_WORKER\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ROLE_UNSPECIFIED\0\u{1}ROLE_SERVER\0\u{1}ROLE_WORKER\0\u{1}ROLE_ONLINE_WORKER\0\u{1}ROLE_FOLLOWER\0")
 }
 
 nonisolated extension Tessera_V1_RegisterRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -1152,7 +1183,7 @@ nonisolated extension Tessera_V1_ShardMap: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Tessera_V1_ShardEndpoint: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ShardEndpoint"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}shard_id\0\u{1}address\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}shard_id\0\u{1}address\0\u{3}follower_address\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1162,6 +1193,7 @@ nonisolated extension Tessera_V1_ShardEndpoint: SwiftProtobuf.Message, SwiftProt
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt32Field(value: &self.shardID) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.address) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.followerAddress) }()
       default: break
       }
     }
@@ -1174,12 +1206,16 @@ nonisolated extension Tessera_V1_ShardEndpoint: SwiftProtobuf.Message, SwiftProt
     if !self.address.isEmpty {
       try visitor.visitSingularStringField(value: self.address, fieldNumber: 2)
     }
+    if !self.followerAddress.isEmpty {
+      try visitor.visitSingularStringField(value: self.followerAddress, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Tessera_V1_ShardEndpoint, rhs: Tessera_V1_ShardEndpoint) -> Bool {
     if lhs.shardID != rhs.shardID {return false}
     if lhs.address != rhs.address {return false}
+    if lhs.followerAddress != rhs.followerAddress {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1583,7 +1619,7 @@ nonisolated extension Tessera_V1_JobStatusRequest: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Tessera_V1_JobStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".JobStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}state\0\u{1}epoch\0\u{1}epochs\0\u{1}latest\0\u{1}best\0\u{1}test\0\u{1}message\0\u{3}examples_per_second\0\u{3}sample_user_id\0\u{1}members\0\u{3}shard_map\0\u{1}health\0\u{3}metrics_address\0\u{3}feedback_end_offset\0\u{3}feedback_reflected_offset\0\u{1}loss\0\u{3}uptime_seconds\0\u{1}phase\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}state\0\u{1}epoch\0\u{1}epochs\0\u{1}latest\0\u{1}best\0\u{1}test\0\u{1}message\0\u{3}examples_per_second\0\u{3}sample_user_id\0\u{1}members\0\u{3}shard_map\0\u{1}health\0\u{3}metrics_address\0\u{3}feedback_end_offset\0\u{3}feedback_reflected_offset\0\u{1}loss\0\u{3}uptime_seconds\0\u{1}phase\0\u{1}attempt\0\u{1}promotions\0")
 
   fileprivate class _StorageClass {
     var _state: Tessera_V1_JobStatus.State = .unspecified
@@ -1604,6 +1640,8 @@ nonisolated extension Tessera_V1_JobStatus: SwiftProtobuf.Message, SwiftProtobuf
     var _loss: Double = 0
     var _uptimeSeconds: Double = 0
     var _phase: String = String()
+    var _attempt: UInt32 = 0
+    var _promotions: UInt32 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1632,6 +1670,8 @@ nonisolated extension Tessera_V1_JobStatus: SwiftProtobuf.Message, SwiftProtobuf
       _loss = source._loss
       _uptimeSeconds = source._uptimeSeconds
       _phase = source._phase
+      _attempt = source._attempt
+      _promotions = source._promotions
     }
   }
 
@@ -1668,6 +1708,8 @@ nonisolated extension Tessera_V1_JobStatus: SwiftProtobuf.Message, SwiftProtobuf
         case 16: try { try decoder.decodeSingularDoubleField(value: &_storage._loss) }()
         case 17: try { try decoder.decodeSingularDoubleField(value: &_storage._uptimeSeconds) }()
         case 18: try { try decoder.decodeSingularStringField(value: &_storage._phase) }()
+        case 19: try { try decoder.decodeSingularUInt32Field(value: &_storage._attempt) }()
+        case 20: try { try decoder.decodeSingularUInt32Field(value: &_storage._promotions) }()
         default: break
         }
       }
@@ -1734,6 +1776,12 @@ nonisolated extension Tessera_V1_JobStatus: SwiftProtobuf.Message, SwiftProtobuf
       if !_storage._phase.isEmpty {
         try visitor.visitSingularStringField(value: _storage._phase, fieldNumber: 18)
       }
+      if _storage._attempt != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._attempt, fieldNumber: 19)
+      }
+      if _storage._promotions != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._promotions, fieldNumber: 20)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1761,6 +1809,8 @@ nonisolated extension Tessera_V1_JobStatus: SwiftProtobuf.Message, SwiftProtobuf
         if _storage._loss != rhs_storage._loss {return false}
         if _storage._uptimeSeconds != rhs_storage._uptimeSeconds {return false}
         if _storage._phase != rhs_storage._phase {return false}
+        if _storage._attempt != rhs_storage._attempt {return false}
+        if _storage._promotions != rhs_storage._promotions {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -1776,7 +1826,7 @@ nonisolated extension Tessera_V1_JobStatus.State: SwiftProtobuf._ProtoNameProvid
 
 nonisolated extension Tessera_V1_MemberStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".MemberStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}role\0\u{1}id\0\u{1}address\0\u{1}pid\0\u{1}host\0\u{3}last_heartbeat_age_seconds\0\u{3}metrics_address\0\u{3}told_to_stop\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}role\0\u{1}id\0\u{1}address\0\u{1}pid\0\u{1}host\0\u{3}last_heartbeat_age_seconds\0\u{3}metrics_address\0\u{3}told_to_stop\0\u{3}in_sync\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1792,6 +1842,7 @@ nonisolated extension Tessera_V1_MemberStatus: SwiftProtobuf.Message, SwiftProto
       case 6: try { try decoder.decodeSingularDoubleField(value: &self.lastHeartbeatAgeSeconds) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.metricsAddress) }()
       case 8: try { try decoder.decodeSingularBoolField(value: &self.toldToStop) }()
+      case 9: try { try decoder.decodeSingularBoolField(value: &self.inSync) }()
       default: break
       }
     }
@@ -1822,6 +1873,9 @@ nonisolated extension Tessera_V1_MemberStatus: SwiftProtobuf.Message, SwiftProto
     if self.toldToStop != false {
       try visitor.visitSingularBoolField(value: self.toldToStop, fieldNumber: 8)
     }
+    if self.inSync != false {
+      try visitor.visitSingularBoolField(value: self.inSync, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1834,6 +1888,7 @@ nonisolated extension Tessera_V1_MemberStatus: SwiftProtobuf.Message, SwiftProto
     if lhs.lastHeartbeatAgeSeconds != rhs.lastHeartbeatAgeSeconds {return false}
     if lhs.metricsAddress != rhs.metricsAddress {return false}
     if lhs.toldToStop != rhs.toldToStop {return false}
+    if lhs.inSync != rhs.inSync {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -12,6 +12,8 @@ public enum Methods {
         public static let assign = "/tessera.v1.ParameterServer/Assign"
         public static let checkpoint = "/tessera.v1.ParameterServer/Checkpoint"
         public static let restore = "/tessera.v1.ParameterServer/Restore"
+        public static let replicate = "/tessera.v1.ParameterServer/Replicate"
+        public static let promote = "/tessera.v1.ParameterServer/Promote"
     }
 
     public enum Scheduler {

@@ -8,6 +8,8 @@ public protocol ParameterServerService: Sendable {
     func assign(_ request: Tessera_V1_AssignRequest, context: ServerContext) async throws -> Tessera_V1_AssignResponse
     func checkpoint(_ request: Tessera_V1_CheckpointRequest, context: ServerContext) async throws -> Tessera_V1_CheckpointResponse
     func restore(_ request: Tessera_V1_RestoreRequest, context: ServerContext) async throws -> Tessera_V1_RestoreResponse
+    func replicate(_ request: Tessera_V1_ReplicateRequest, context: ServerContext) async throws -> Tessera_V1_ReplicateResponse
+    func promote(_ request: Tessera_V1_PromoteRequest, context: ServerContext) async throws -> Tessera_V1_PromoteResponse
 }
 
 extension RPCRouter {
@@ -33,6 +35,8 @@ extension RPCRouter {
         }
         unary(Methods.ParameterServer.checkpoint) { try await service.checkpoint($0, context: $1) }
         unary(Methods.ParameterServer.restore) { try await service.restore($0, context: $1) }
+        unary(Methods.ParameterServer.replicate) { try await service.replicate($0, context: $1) }
+        unary(Methods.ParameterServer.promote) { try await service.promote($0, context: $1) }
     }
 }
 
@@ -77,5 +81,15 @@ public struct ParameterServerClient: Sendable {
     /// Rolls this shard back to a checkpoint in place (see `RestoreRequest`).
     public func restore(_ request: Tessera_V1_RestoreRequest, options: CallOptions = CallOptions()) async throws -> Tessera_V1_RestoreResponse {
         try await channel.call(Methods.ParameterServer.restore, request, options: options)
+    }
+
+    /// Leader to follower: applies a batch of acknowledged changes (see `ReplicateRequest`).
+    public func replicate(_ request: Tessera_V1_ReplicateRequest, options: CallOptions = CallOptions()) async throws -> Tessera_V1_ReplicateResponse {
+        try await channel.call(Methods.ParameterServer.replicate, request, options: options)
+    }
+
+    /// Scheduler to follower: take over as the shard's leader.
+    public func promote(_ request: Tessera_V1_PromoteRequest, options: CallOptions = CallOptions()) async throws -> Tessera_V1_PromoteResponse {
+        try await channel.call(Methods.ParameterServer.promote, request, options: options)
     }
 }

@@ -13,11 +13,15 @@ extension ShardRouting {
             throw RPCError(.invalidArgument, "the shard map asks for \(map.virtualNodes) virtual nodes per shard; at most \(Self.mapLimits.virtualNodes)")
         }
         var addresses: [UInt32: String] = [:]
-        for shard in map.shards { addresses[shard.shardID] = shard.address }
+        var followers: [UInt32: String] = [:]
+        for shard in map.shards {
+            addresses[shard.shardID] = shard.address
+            if !shard.followerAddress.isEmpty { followers[shard.shardID] = shard.followerAddress }
+        }
         guard addresses.count <= Self.mapLimits.shards else {
             throw RPCError(.invalidArgument, "the shard map lists \(addresses.count) shards; at most \(Self.mapLimits.shards)")
         }
-        self.init(version: map.version, addresses: addresses, virtualNodes: Int(max(1, map.virtualNodes)), seed: map.ringSeed)
+        self.init(version: map.version, addresses: addresses, followers: followers, virtualNodes: Int(max(1, map.virtualNodes)), seed: map.ringSeed)
     }
 
     /// This routing as a `ShardMap` message.
@@ -30,6 +34,7 @@ extension ShardRouting {
             var endpoint = Tessera_V1_ShardEndpoint()
             endpoint.shardID = id
             endpoint.address = addresses[id] ?? ""
+            endpoint.followerAddress = followers[id] ?? ""
             return endpoint
         }
         return map
