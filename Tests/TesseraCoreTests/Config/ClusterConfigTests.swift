@@ -168,3 +168,17 @@ import TesseraCore
         #expect(decoded == config)
     }
 }
+
+extension ClusterConfigTests {
+    @Test func replicationIsOffByDefaultAndTakesZeroOrOneFollower() throws {
+        #expect(try parse("").replication.followers == 0)
+        #expect(try parse("").replication.enabled == false)
+        #expect(try parse("replication: {followers: 1}").replication.enabled)
+        #expect(try parse("", overrides: ["replication.followers=1"]).replication.followers == 1)
+        let two = error("replication: {followers: 2}")
+        #expect(two?.key == "replication.followers")
+        #expect(two?.message.contains("0 (no replication) or 1") == true)
+        #expect(error("replication: {followers: one}")?.key == "replication.followers")
+        #expect(error("replication: {leaders: 1}")?.message.contains("leaders") == true)
+    }
+}
