@@ -21,6 +21,8 @@ public struct PushPullBench: Sendable {
         /// Distinct keys the batches draw from (rows exist before timing starts).
         public var keySpace = 262_144
         public var encoding = Tessera_V1_RowEncoding.float32
+        /// Every shard has a follower that takes each push before the shard answers (`replication.followers: 1`).
+        public var replicated = false
         /// The `tessera` binary that runs the shards.
         public var executable: String
 
@@ -43,6 +45,8 @@ public struct PushPullBench: Sendable {
         /// Median seconds per call (one batch).
         public var secondsPerCall: Double
         public var rounds: Int
+        /// Whether the shards had followers.
+        public var replicated = false
     }
 
     public let settings: Settings
@@ -57,14 +61,16 @@ public struct PushPullBench: Sendable {
         for shards in settings.shardCounts {
             let table = TableSpec(name: "bench", dim: settings.dim, optimizer: .adagrad(learningRate: 0.01),
                                   initializer: .normal(std: 0.01), seed: 1)
-            try await ShardCluster.run(shards: shards, table: table, executable: settings.executable, logger: logger) { routing, security, _ in
+            try await ShardCluster.run(shards: shards, table: table, replicated: settings.replicated, executable: settings.executable,
+                                       logger: logger) { routing, security, _ in
                 let client = try ShardedParameterClient(routing: routing, encoding: settings.encoding, security: security)
                 try await warm(client)
                 let echo = try GRPCChannel(target: routing.addresses[routing.shardIDs[0]] ?? "", security: security)
                 for batch in settings.batchSizes {
                     // With a token the shards turn the raw echo off (it is answered past the token check).
                     for operation in ["memcpy", "echo", "pull", "push"] where operation != "echo" || security.token == nil {
-                        let result = try await measure(operation, batch: batch, shards: shards, client: client, echo: echo)
+                        var result = try await measure(operation, batch: batch, shards: shards, client: client, echo: echo)
+                        result.replicated = settings.replicated
                         progress(result)
                         results.append(result)
                     }

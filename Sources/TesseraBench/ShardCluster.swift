@@ -12,7 +12,8 @@ enum ShardCluster {
     /// shard processes, and stops everything, also when `body` throws.
     ///
     /// - Parameter served: whether `table` is the item table, kept in a serving index too.
-    static func run(shards: Int, table: TableSpec, served: Bool = true, executable: String, logger: Logger,
+    /// - Parameter replicated: give every shard a follower process (`replication.followers: 1`).
+    static func run(shards: Int, table: TableSpec, served: Bool = true, replicated: Bool = false, executable: String, logger: Logger,
                     _ body: (ShardRouting, ClientSecurity, [ChildProcess]) async throws -> Void) async throws {
         var config = ClusterConfig()
         config.name = "bench"
@@ -21,6 +22,7 @@ enum ShardCluster {
         config.scheduler.registrationTimeout = 86_400
         config.scheduler.heartbeatTimeout = 60
         config.data.synthetic = SyntheticSpec(users: 20, items: 20, interactionsPerUser: 5, seed: 1)
+        config.replication.followers = replicated ? 1 : 0
         config.tables = [table]
         config.model.userTable = table.name
         config.model.itemTable = table.name
@@ -45,6 +47,13 @@ enum ShardCluster {
                     name: "server \(id)", executable: executable,
                     arguments: ["server", "--scheduler", running.server.address, "--id", "\(id)", "--bench-echo"],
                     logPath: logs.appendingPathComponent("server-\(id).log").path,
+                    environment: ["TESSERA_PARENT_PID": "\(getpid())"].merging(memberEnvironment) { $1 }) { _, _ in })
+            }
+            for id in 0..<shards where replicated {
+                children.append(try ChildProcess(
+                    name: "follower \(id)", executable: executable,
+                    arguments: ["server", "--scheduler", running.server.address, "--follow", "\(id)"],
+                    logPath: logs.appendingPathComponent("follower-\(id).log").path,
                     environment: ["TESSERA_PARENT_PID": "\(getpid())"].merging(memberEnvironment) { $1 }) { _, _ in })
             }
             let scheduler = SchedulerClient(channel: try GRPCChannel(target: running.server.address, security: security.client))

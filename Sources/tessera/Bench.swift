@@ -34,6 +34,9 @@ struct PushPull: AsyncParsableCommand {
     @Flag(help: "Send rows as float16 instead of float32.")
     var float16 = false
 
+    @Flag(help: "Give every shard a follower (replication.followers: 1): each push reaches the follower before the shard answers.")
+    var replicated = false
+
     @Option(help: "Also write the results as JSON.")
     var json: String?
 
@@ -49,7 +52,8 @@ struct PushPull: AsyncParsableCommand {
         settings.rounds = max(1, rounds)
         settings.roundSeconds = seconds
         if float16 { settings.encoding = .float16 }
-        print("pushpull: dim \(dim), \(settings.encoding == .float16 ? "float16" : "float32") rows, median of \(settings.rounds) rounds of \(seconds) s, one batch in flight")
+        settings.replicated = replicated
+        print("pushpull: dim \(dim), \(settings.encoding == .float16 ? "float16" : "float32") rows, median of \(settings.rounds) rounds of \(seconds) s, one batch in flight\(replicated ? ", every shard with a follower" : "")")
         print("shards   batch  operation      rows/s        MB/s    ms/call")
         let results = try await PushPullBench(settings: settings).run(logger: logger) { result in
             let operation = result.operation.padding(toLength: 9, withPad: " ", startingAt: 0)
