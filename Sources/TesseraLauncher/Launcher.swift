@@ -210,6 +210,8 @@ public final class Launcher: Sendable {
                     switch outcome {
                     case .followerTakesOver:
                         say("\(child.name) (pid \(child.pid)) \(how); its follower takes over (no restart, no rollback)")
+                        // The scheduler would notice after its heartbeat timeout; the exit is certain now.
+                        await reportDeath(of: child, how: how, client: client)
                     case .followerGone:
                         say("\(child.name) (pid \(child.pid)) \(how); its shard goes on without a follower (updates from now on are not replicated)")
                     case .restart:
@@ -308,6 +310,17 @@ public final class Launcher: Sendable {
         }
         let follower = members.first { $0.role == .follower && $0.id == id }
         return follower?.inSync == true ? .followerTakesOver : .restart
+    }
+
+    /// Tells the scheduler that the shard process `child` ("server N") exited, so that its
+    /// follower is promoted without waiting for the heartbeat timeout (best effort).
+    private func reportDeath(of child: ChildProcess, how: Termination, client: SchedulerClient) async {
+        guard let id = child.name.split(separator: " ").last.flatMap({ UInt32($0) }) else { return }
+        var report = Tessera_V1_FailureReport()
+        report.role = .server
+        report.memberID = id
+        report.message = "\(child.name) (pid \(child.pid)) \(how) (seen by the launcher)"
+        _ = try? await client.reportFailure(report, options: CallOptions(timeout: .seconds(3)))
     }
 
     /// The name a dead child is restarted under: a promoted "follower N" is "server N" now.

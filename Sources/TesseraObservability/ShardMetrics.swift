@@ -48,6 +48,12 @@ public final class ShardMetrics: Sendable {
     public let admissions: Counter
     /// Rows evicted by TTL or the row cap (`TableLifecycle`).
     public let evictions: Counter
+    /// Replication: the follower's state seen by this leader, whether this process follows,
+    /// batches sent (leader) or applied (follower), and batches the follower failed.
+    let followerState: Gauge
+    let following: Gauge
+    let replicatedBatches: Gauge
+    let replicationFailures: Gauge
     private let lastPush = Mutex<ContinuousClock.Instant?>(nil)
     private let errors = Mutex<[String: Counter]>([:])
     private let tableGauges = Mutex<[String: (rows: Gauge, bytes: Gauge)]>([:])
@@ -76,6 +82,13 @@ public final class ShardMetrics: Sendable {
         counterUpdates = registry.counter("tessera_shard_counter_updates_total", help: "UpdateCounters requests applied (feedback counters).")
         lastPushAge = registry.gauge("tessera_shard_last_push_age_seconds",
                                          help: "Seconds since the last Push was applied (staleness of the rows); -1 before the first.")
+        followerState = registry.gauge("tessera_shard_follower_state",
+                                       help: "Replication on a leader: 1 follower in sync, 0 follower lost (updates since are unprotected), -1 no follower.")
+        following = registry.gauge("tessera_shard_following", help: "1 while this process is a follower (replication), 0 when it serves its shard.")
+        replicatedBatches = registry.gauge("tessera_shard_replicated_batches",
+                                           help: "Replication batches this leader's follower acknowledged, or this follower applied.")
+        replicationFailures = registry.gauge("tessera_shard_replication_failures",
+                                             help: "Replication batches that failed on this leader (the first marks the follower lost).")
         mapVersion = registry.gauge("tessera_shard_map_version", help: "Shard-map version this shard serves (0 before the first map).")
         shardID = registry.gauge("tessera_shard_id", help: "This shard's id (-1 until the scheduler assigns one).")
         admissions = registry.counter("tessera_shard_admissions_total",
@@ -133,6 +146,15 @@ public final class ShardMetrics: Sendable {
 
     /// Lifecycle totals already added to the counters.
     private let countedLifecycle = Mutex<(admitted: UInt64, evicted: UInt64)>((0, 0))
+
+    /// Sets the replication gauges (read before each scrape).
+    /// - Parameter state: "none", "in_sync" or "lost" (`Replicator.FollowerState`).
+    public func refreshReplication(state: String, following isFollowing: Bool, batches: UInt64, failures: UInt64) {
+        followerState.set(Double(state == "in_sync" ? 1 : state == "lost" ? 0 : -1))
+        following.set(Double(isFollowing ? 1 : 0))
+        replicatedBatches.set(Double(batches))
+        replicationFailures.set(Double(failures))
+    }
 
     /// Sets the state gauges: call before a scrape.
     public func refresh(shardID id: UInt32?, mapVersion version: UInt64?, tables: [TableState]) {

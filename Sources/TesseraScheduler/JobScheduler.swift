@@ -300,6 +300,11 @@ public actor JobScheduler: SchedulerService {
             coordinator.followerLost(shard: request.memberID)
             return Tessera_V1_FailureAck()
         }
+        if role == .server, coordinator.followersInSync.contains(request.memberID) {
+            // A leader that cannot go on (or the launcher, which saw it exit): its follower takes over at once.
+            apply(coordinator.memberLost(role: .server, id: request.memberID, reason: request.message, now: now))
+            return Tessera_V1_FailureAck()
+        }
         apply(coordinator.memberFailed(role: role, id: request.memberID, message: request.message))
         return Tessera_V1_FailureAck()
     }

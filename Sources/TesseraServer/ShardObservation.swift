@@ -50,6 +50,9 @@ final class ShardObservation: Sendable {
             }
         }
         metrics.refresh(shardID: service.shardID, mapVersion: service.routingVersion, tables: tables)
+        let replication = service.replicationCounts
+        metrics.refreshReplication(state: replication.state.rawValue, following: service.isFollowing,
+                                   batches: replication.batches, failures: replication.failures)
     }
 
     func stop() async {

@@ -29,6 +29,13 @@ extension ShardService {
         replicator.withLock { $0 }?.state ?? .none
     }
 
+    /// Replication counters: the follower's state; batches forwarded (leader) or applied (follower); failed batches.
+    public var replicationCounts: (state: Replicator.FollowerState, batches: UInt64, failures: UInt64) {
+        let replicator = self.replicator.withLock { $0 }
+        return (replicator?.state ?? .none, isFollowing ? appliedBatches.load(ordering: .relaxed) : replicator?.forwardedBatches ?? 0,
+                replicator?.failedBatches ?? 0)
+    }
+
     /// Points the replicator at the follower `routing` names for this shard.
     func followerChanged(_ routing: ShardRouting) {
         guard let replicator = replicator.withLock({ $0 }) else { return }

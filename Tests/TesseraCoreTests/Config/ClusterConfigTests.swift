@@ -180,5 +180,7 @@ extension ClusterConfigTests {
         #expect(two?.message.contains("0 (no replication) or 1") == true)
         #expect(error("replication: {followers: one}")?.key == "replication.followers")
         #expect(error("replication: {leaders: 1}")?.message.contains("leaders") == true)
+        let shipped = try ClusterConfig.load(path: Self.repositoryRoot.appendingPathComponent("Cluster/replicated.yaml").path)
+        #expect(shipped.replication.followers == 1 && shipped.checkpoint.everyEpochs == 1)
     }
 }
