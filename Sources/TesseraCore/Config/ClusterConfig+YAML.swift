@@ -338,6 +338,8 @@ extension SequenceModelSettings {
         blocks = try node.int("blocks", default: blocks, in: 1...64)
         heads = try node.int("heads", default: heads, in: 1...64)
         dropout = Float(try node.double("dropout", default: Double(dropout), in: 0...0.99))
+        loss = Loss(rawValue: try node.choice("loss", Loss.allCases.map(\.rawValue), default: loss.rawValue)) ?? loss
+        negatives = try node.int("negatives", default: negatives, in: 1...1_000_000)
         try node.rejectUnknownKeys()
     }
 }

@@ -185,6 +185,17 @@ public struct SequenceModelSettings: Sendable, Codable, Hashable {
     public var heads = 1
     /// Dropout on embeddings, attention and inside the blocks (training only).
     public var dropout: Float = 0.5
+    /// What each position is trained against.
+    public var loss = Loss.bce
+    /// Items sampled per batch for `sampled_softmax` (shared by every position).
+    public var negatives = 256
+
+    public enum Loss: String, Sendable, Codable, CaseIterable {
+        /// One sampled negative per position, binary cross-entropy (the SASRec paper).
+        case bce
+        /// Softmax of the next item against `negatives` uniformly sampled items.
+        case sampledSoftmax = "sampled_softmax"
+    }
 
     public init() {}
 }

@@ -92,7 +92,8 @@ public struct SequenceTrainer: EpochTrainer {
     public mutating func beginEpoch(_ epoch: Int) {
         self.epoch = epoch
         // Sorting within windows of 8 batches keeps padding low without fixing the batches' makeup.
-        batches = data.batches(epoch: epoch, batchSize: batchSize, maxLength: model.maxLength, seed: seed, sortWindow: 8)
+        batches = data.batches(epoch: epoch, batchSize: batchSize, maxLength: model.maxLength, seed: seed, sortWindow: 8,
+                               sharedNegatives: model.loss.sharedNegatives)
     }
 
     public mutating func trainStep(_ step: Int, on parameters: some ParameterAccess) async throws -> StepStats? {

@@ -50,8 +50,9 @@ public enum RetrievalModel: Sendable {
             let s = model.sequence
             let itemDim = try dim(model.itemTable)
             guard itemDim % s.heads == 0 else { throw ModelError("model.sequence.heads (\(s.heads)) must divide the item dim \(itemDim)") }
+            let loss: SASRec.Loss = s.loss == .bce ? .binaryCrossEntropy : .sampledSoftmax(negatives: s.negatives)
             return .sasrec(SASRec(dim: itemDim, maxLength: s.maxLength, blocks: s.blocks, heads: s.heads, dropout: s.dropout,
-                                  l2: model.l2, itemTable: model.itemTable, denseTable: model.denseTable,
+                                  l2: model.l2, loss: loss, itemTable: model.itemTable, denseTable: model.denseTable,
                                   blockSize: try dim(model.denseTable)))
         case .twoTower:
             let t = model.towers

@@ -14,9 +14,16 @@ import Foundation
 ///     h_t = LayerNorm(x_t)
 ///     score(t, i) = h_t · e_i                          (item embeddings are tied)
 ///
-/// Training loss, SASRec's binary cross-entropy with one sampled negative per real position:
-/// `Σ_t −log σ(h_t·e_{pos_t}) − log(1 − σ(h_t·e_{neg_t}))`; `ModelStep.lossSum` is that sum
-/// and `examples` the number of real positions. Gradients are of the sum (Adam, the
+/// Training loss (`loss`), over real positions `t` with next item `pos_t`:
+/// - `.binaryCrossEntropy`, the paper's: one sampled negative per position,
+///   `Σ_t −log σ(h_t·e_{pos_t}) − log(1 − σ(h_t·e_{neg_t}))`;
+/// - `.sampledSoftmax(negatives: n)`: the batch carries `n` items drawn uniformly (shared by
+///   every position), and each position's cross-entropy of its positive against them,
+///   `Σ_t −log softmax([h_t·e_{pos_t}, h_t·e_{n_1}, …, h_t·e_{n_n}])₀`, with a negative
+///   equal to `pos_t` left out of that position's softmax. Uniform sampling needs no log-Q
+///   correction (it is the same constant for every candidate).
+///
+/// `ModelStep.lossSum` is that sum and `examples` the number of real positions. Gradients are of the sum (Adam, the
 /// recommended optimizer, is invariant to the scale). With `l2 > 0`, each unique item row of
 /// a step also gets `l2 · e_i` (the gradient of `l2/2 · ‖e_i‖²`, charged once per step; not
 /// included in `lossSum`).
@@ -30,6 +37,20 @@ import Foundation
 public struct SASRec: ShardedModel {
     public typealias Batch = SASRecBatch
 
+    /// What a position's hidden state is trained against.
+    public enum Loss: Sendable, Hashable {
+        /// One sampled negative per position, binary cross-entropy (Kang & McAuley).
+        case binaryCrossEntropy
+        /// Softmax over the positive and `negatives` uniformly sampled items shared by the batch.
+        case sampledSoftmax(negatives: Int)
+
+        /// Shared negatives a batch for this loss carries (0 for per-position negatives).
+        public var sharedNegatives: Int {
+            if case .sampledSoftmax(let n) = self { return n }
+            return 0
+        }
+    }
+
     /// Embedding width (item rows, positions, hidden states).
     public let dim: Int
     /// Positions per sequence; longer histories keep their last `maxLength` items.
@@ -42,6 +63,8 @@ public struct SASRec: ShardedModel {
     public let dropout: Float
     /// L2 coefficient on the item rows a step touches.
     public let l2: Float
+    /// The training loss; batches must be built for it (`loss.sharedNegatives`).
+    public let loss: Loss
     /// The item table (`dim` wide).
     public let itemTable: String
     /// Where the dense weights live.
@@ -61,13 +84,16 @@ public struct SASRec: ShardedModel {
     ///   - denseTable: the dense table; its `dim` must equal `blockSize`.
     ///   - denseFirstKey: key of the first dense block (lets models share a dense table).
     /// Preconditions: sizes >= 1, `heads` divides `dim`, `0 <= dropout < 1`, `l2 >= 0`,
-    /// `itemTable != denseTable`.
+    /// sampled-softmax negatives >= 1, `itemTable != denseTable`.
     public init(
         dim: Int = 50, maxLength: Int = 50, blocks: Int = 2, heads: Int = 1, dropout: Float = 0.2, l2: Float = 0,
+        loss: Loss = .binaryCrossEntropy,
         itemTable: String = "item", denseTable: String = "dense", blockSize: Int = 1024, denseFirstKey: UInt64 = 0
     ) {
         precondition(dim >= 1 && maxLength >= 1 && blocks >= 1, "SASRec needs dim, maxLength and blocks >= 1")
         precondition(l2 >= 0 && l2.isFinite, "l2 must be finite and >= 0, got \(l2)")
+        if case .sampledSoftmax(let n) = loss { precondition(n >= 1, "sampled softmax needs at least 1 negative, got \(n)") }
+        self.loss = loss
         precondition(itemTable != denseTable, "the item table and the dense table must differ")
         self.dim = dim
         self.maxLength = maxLength
@@ -116,17 +142,31 @@ public struct SASRec: ShardedModel {
         let (h, cache) = encoder(inputs: inputs, mask: mask, table: table, parameters: parameters,
                                  mode: .training(seed: seed))
         let positiveSlots = Self.trim(batch.positives, from: maxLength, to: length)
-        let negativeSlots = Self.trim(batch.negatives, from: maxLength, to: length)
+        let positives = EmbeddingLookup.gather(table, dim: dim, indices: positiveSlots)
 
-        let loss = Self.pairwiseLoss(h, positives: EmbeddingLookup.gather(table, dim: dim, indices: positiveSlots),
-                                     negatives: EmbeddingLookup.gather(table, dim: dim, indices: negativeSlots), real: inputs)
+        var itemGradients = [Float](repeating: 0, count: table.count)
+        let loss: (sum: Double, examples: Int, dh: Matrix, dPositives: Matrix)
+        switch self.loss {
+        case .binaryCrossEntropy:
+            precondition(batch.sharedNegatives.isEmpty, "a binary cross-entropy step needs one negative per position")
+            let negativeSlots = Self.trim(batch.negatives, from: maxLength, to: length)
+            let pairwise = Self.pairwiseLoss(h, positives: positives,
+                                             negatives: EmbeddingLookup.gather(table, dim: dim, indices: negativeSlots), real: inputs)
+            EmbeddingLookup.scatterAdd(pairwise.dNegatives, indices: negativeSlots, into: &itemGradients)
+            loss = (pairwise.sum, pairwise.examples, pairwise.dh, pairwise.dPositives)
+        case .sampledSoftmax:
+            precondition(!batch.sharedNegatives.isEmpty, "a sampled-softmax step needs the batch's shared negatives")
+            let softmax = Self.sampledSoftmaxLoss(h, positives: positives, positiveSlots: positiveSlots,
+                                                  negatives: EmbeddingLookup.gather(table, dim: dim, indices: batch.sharedNegatives),
+                                                  negativeSlots: batch.sharedNegatives, real: inputs)
+            EmbeddingLookup.scatterAdd(softmax.dNegatives, indices: batch.sharedNegatives, into: &itemGradients)
+            loss = (softmax.sum, softmax.examples, softmax.dh, softmax.dPositives)
+        }
 
         var denseGradients = layout.zeros()
         let dx = encoderBackward(loss.dh, cache: cache, parameters: parameters, gradients: &denseGradients)
-        var itemGradients = [Float](repeating: 0, count: table.count)
         EmbeddingLookup.scatterAdd(dx, indices: inputs, into: &itemGradients)
         EmbeddingLookup.scatterAdd(loss.dPositives, indices: positiveSlots, into: &itemGradients)
-        EmbeddingLookup.scatterAdd(loss.dNegatives, indices: negativeSlots, into: &itemGradients)
         if l2 > 0 { axpy(l2, table, &itemGradients) }
         return ModelStep(gradients: [itemTable: itemGradients, dense.table: dense.blocks(denseGradients)],
                          lossSum: loss.sum, examples: loss.examples)
@@ -212,6 +252,73 @@ public struct SASRec: ShardedModel {
                 }
             }
         }
+        return (sum, examples, dh, dp, dn)
+    }
+
+    /// Sampled softmax over rows `r` with `real[r] >= 0`, for hidden states `h` and gathered
+    /// positives (`rows x dim`) against `negatives` (`n x dim`, shared by every row).
+    ///
+    /// Row `r`'s logits are `[h_r·p_r, h_r·n_1, …, h_r·n_n]`, without the negatives whose item
+    /// (`negativeSlots[j]`) is the row's positive (`positiveSlots[r]`); its loss is
+    /// `−log softmax(logits)₀`. With `g = softmax(logits)` (`g_j = 0` for left-out negatives):
+    /// `dh_r = (g₀ − 1)·p_r + Σ_j g_j·n_j`, `dp_r = (g₀ − 1)·h_r`, `dn_j = Σ_r g_{r,j}·h_r`.
+    static func sampledSoftmaxLoss(
+        _ h: Matrix, positives: Matrix, positiveSlots: [Int32], negatives: Matrix, negativeSlots: [Int32], real: [Int32]
+    ) -> (sum: Double, examples: Int, dh: Matrix, dPositives: Matrix, dNegatives: Matrix) {
+        let (rows, dim, n) = (h.rows, h.cols, negatives.rows)
+        // Scores against the shared negatives, overwritten in place by their softmax weights.
+        var g = matmul(h, negatives, transposeB: true)
+        var positiveFactor = [Float](repeating: 0, count: rows)  // g₀ − 1 per row
+        var sum = 0.0, examples = 0
+        h.withUnsafeBufferPointer { ph in
+            positives.withUnsafeBufferPointer { pp in
+                g.withUnsafeMutableBufferPointer { pg in
+                    for r in 0..<rows {
+                        let scores = pg.baseAddress! + r * n
+                        guard real[r] >= 0 else {
+                            scores.update(repeating: 0, count: n)
+                            continue
+                        }
+                        let o = r * dim
+                        let positive = cblas_sdot(Int32(dim), ph.baseAddress! + o, 1, pp.baseAddress! + o, 1)
+                        var top = positive
+                        for j in 0..<n where negativeSlots[j] != positiveSlots[r] { top = max(top, scores[j]) }
+                        var total = expf(positive - top)
+                        for j in 0..<n {
+                            if negativeSlots[j] == positiveSlots[r] {
+                                scores[j] = 0
+                            } else {
+                                scores[j] = expf(scores[j] - top)
+                                total += scores[j]
+                            }
+                        }
+                        sum += Double(logf(total)) - Double(positive - top)
+                        examples += 1
+                        let inverse = 1 / total
+                        for j in 0..<n { scores[j] *= inverse }
+                        positiveFactor[r] = expf(positive - top) * inverse - 1
+                    }
+                }
+            }
+        }
+        var dh = matmul(g, negatives)
+        var dp = Matrix(rows: rows, cols: dim)
+        dh.withUnsafeMutableBufferPointer { pdh in
+            dp.withUnsafeMutableBufferPointer { pdp in
+                h.withUnsafeBufferPointer { ph in
+                    positives.withUnsafeBufferPointer { pp in
+                        for r in 0..<rows where real[r] >= 0 {
+                            let (o, factor) = (r * dim, positiveFactor[r])
+                            for j in 0..<dim {
+                                pdh[o + j] += factor * pp[o + j]
+                                pdp[o + j] = factor * ph[o + j]
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let dn = matmul(g, h, transposeA: true)
         return (sum, examples, dh, dp, dn)
     }
 

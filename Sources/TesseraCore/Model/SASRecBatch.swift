@@ -1,11 +1,15 @@
 /// One SASRec training step: `count` left-padded sequences of `length` positions, with the
-/// next item (positive) and one sampled negative at every real position.
+/// next item (positive) at every real position and the negatives to contrast it with:
+/// either one sampled negative per position (the paper's binary cross-entropy) or one set
+/// of sampled items shared by every position of the batch (sampled softmax).
 ///
 /// Slots are sequence-major: slot `s * length + p` is position `p` of sequence `s` (the
 /// row order of `SequenceMask` and the dense sequence layers). `inputs`, `positives` and
 /// `negatives` hold indices into `itemKeys` (the unique item rows to pull, ascending), or
 /// `-1` for padding; a slot is real iff its input is, and then its positive and negative
-/// are real too. The last real position of a sequence predicts its last training item.
+/// are real too. With shared negatives, `negatives` is empty and `sharedNegatives` holds
+/// distinct indices into `itemKeys`. The last real position of a sequence predicts its
+/// last training item.
 public struct SASRecBatch: Sendable, Hashable {
     /// Unique item keys of the batch (inputs, positives and negatives), ascending.
     public let itemKeys: [UInt64]
@@ -15,8 +19,12 @@ public struct SASRecBatch: Sendable, Hashable {
     public let inputs: [Int32]
     /// `count * length`: the item that follows each input (the target), `-1` = padding.
     public let positives: [Int32]
-    /// `count * length`: one sampled item the user did not interact with, `-1` = padding.
+    /// `count * length`: one sampled item the user did not interact with, `-1` = padding;
+    /// empty when the batch has `sharedNegatives` instead.
     public let negatives: [Int32]
+    /// Distinct sampled items every position is contrasted with (sampled softmax), as
+    /// indices into `itemKeys`; empty for per-position negatives.
+    public let sharedNegatives: [Int32]
 
     /// Number of sequences.
     public var count: Int { inputs.count / length }
@@ -64,21 +72,31 @@ public struct SASRecBatch: Sendable, Hashable {
     }
 
     /// A batch from already-indexed slots. Preconditions (checked in debug builds): the
-    /// three arrays have `count * length` entries; indices are `-1` or below
-    /// `itemKeys.count`; `itemKeys` ascending and unique; padding agrees across the three.
-    public init(itemKeys: [UInt64], length: Int, inputs: [Int32], positives: [Int32], negatives: [Int32]) {
+    /// slot arrays have `count * length` entries (`negatives` may instead be empty when
+    /// `sharedNegatives` is not, and must be when it is not empty); indices are `-1` or
+    /// below `itemKeys.count`; `itemKeys` ascending and unique; padding agrees across the
+    /// slot arrays; `sharedNegatives` distinct and in range.
+    public init(
+        itemKeys: [UInt64], length: Int, inputs: [Int32], positives: [Int32], negatives: [Int32], sharedNegatives: [Int32] = []
+    ) {
         precondition(length >= 1 && inputs.count % length == 0, "\(inputs.count) slots are not whole sequences of \(length)")
-        precondition(positives.count == inputs.count && negatives.count == inputs.count, "slot arrays differ in size")
+        precondition(positives.count == inputs.count, "slot arrays differ in size")
+        precondition(sharedNegatives.isEmpty ? negatives.count == inputs.count : negatives.isEmpty,
+                     "a batch has either one negative per slot or shared negatives")
         assert(zip(itemKeys, itemKeys.dropFirst()).allSatisfy { $0 < $1 }, "item keys must be ascending and unique")
         assert(inputs.indices.allSatisfy { i in
             let real = inputs[i] >= 0
-            return (positives[i] >= 0) == real && (negatives[i] >= 0) == real
-                && max(inputs[i], positives[i], negatives[i]) < Int32(itemKeys.count)
+            let negative = negatives.isEmpty ? inputs[i] : negatives[i]
+            return (positives[i] >= 0) == real && (negative >= 0) == real
+                && max(inputs[i], positives[i], negative) < Int32(itemKeys.count)
         }, "inputs, positives and negatives must share padding and index item keys")
+        assert(Set(sharedNegatives).count == sharedNegatives.count
+               && sharedNegatives.allSatisfy { $0 >= 0 && $0 < Int32(itemKeys.count) }, "shared negatives must be distinct item indices")
         self.itemKeys = itemKeys
         self.length = length
         self.inputs = inputs
         self.positives = positives
         self.negatives = negatives
+        self.sharedNegatives = sharedNegatives
     }
 }

@@ -130,7 +130,8 @@ public struct SequenceData: Sendable {
     /// (`SASRec` skips slots that are padding in every sequence) at the price of less mixed
     /// batches. `sortWindow <= 1` gives uniformly mixed batches, as in the SASRec paper.
     public func batches(
-        epoch: Int, batchSize: Int, maxLength: Int, seed: UInt64, users: [Int]? = nil, sortWindow: Int = 1
+        epoch: Int, batchSize: Int, maxLength: Int, seed: UInt64, users: [Int]? = nil, sortWindow: Int = 1,
+        sharedNegatives: Int = 0
     ) -> [SASRecBatch] {
         precondition(batchSize >= 1, "batch size must be at least 1, got \(batchSize)")
         var order = epochOrder(epoch, seed: seed, users: users)
@@ -145,7 +146,8 @@ public struct SequenceData: Sendable {
             for i in stride(from: cuts.count - 1, to: 0, by: -1) { cuts.swapAt(i, rng.nextInt(below: i + 1)) }
         }
         return cuts.map { start in
-            batch(users: order[start..<min(start + batchSize, order.count)], maxLength: maxLength, epoch: epoch, seed: seed)
+            batch(users: order[start..<min(start + batchSize, order.count)], maxLength: maxLength, epoch: epoch, seed: seed,
+                  sharedNegatives: sharedNegatives)
         }
     }
 
@@ -155,11 +157,21 @@ public struct SequenceData: Sendable {
     /// negative at each position comes from `SplitMix64(seed: Hashing.combine(Hashing.combine(
     /// seed, epoch), userKey))`, drawn from the last position backwards (so truncation
     /// does not change the negatives that remain).
-    public func batch(users: some Collection<Int>, maxLength: Int, epoch: Int, seed: UInt64) -> SASRecBatch {
+    ///
+    /// With `sharedNegatives > 0` the positions get no negatives of their own; instead the
+    /// batch carries `min(sharedNegatives, items.count)` distinct items drawn uniformly from
+    /// the catalogue with `SplitMix64(seed: Hashing.combine(Hashing.combine(seed, epoch),
+    /// users' keys…))`, shared by every position (sampled softmax; the loss masks an item
+    /// that happens to be a position's positive).
+    public func batch(
+        users: some Collection<Int>, maxLength: Int, epoch: Int, seed: UInt64, sharedNegatives: Int = 0
+    ) -> SASRecBatch {
         precondition(maxLength >= 1, "maxLength must be at least 1, got \(maxLength)")
+        precondition(sharedNegatives >= 0, "sharedNegatives must be >= 0, got \(sharedNegatives)")
         let slots = users.count * maxLength
         var inputs = [Int32](repeating: -1, count: slots)
-        var positives = inputs, negatives = inputs
+        var positives = inputs
+        var negatives = sharedNegatives > 0 ? [] : inputs
         let epochSeed = Hashing.combine(seed, UInt64(epoch))
         for (s, user) in users.enumerated() {
             let sequence = trainSequences[user]
@@ -170,11 +182,16 @@ public struct SequenceData: Sendable {
                 let next = sequence.count - 1 - k
                 inputs[slot] = sequence[next - 1]
                 positives[slot] = sequence[next]
-                negatives[slot] = sampleNegative(avoiding: trainItems[user], using: &rng)
+                if sharedNegatives == 0 { negatives[slot] = sampleNegative(avoiding: trainItems[user], using: &rng) }
             }
         }
+        var shared: [Int32] = []
+        if sharedNegatives > 0 {
+            var rng = SplitMix64(seed: users.reduce(Hashing.combine(epochSeed, 0x5EED_5A3D)) { Hashing.combine($0, self.users[$1]) })
+            shared = distinctItems(min(sharedNegatives, items.count), using: &rng)
+        }
         // Dense indices -> indices into the batch's unique keys (ascending dense = ascending keys).
-        var used = Array(Set(inputs + positives + negatives))
+        var used = Array(Set(inputs + positives + negatives + shared))
         used.removeAll { $0 < 0 }
         used.sort()
         var position: [Int32: Int32] = [:]
@@ -182,7 +199,26 @@ public struct SequenceData: Sendable {
         for (i, d) in used.enumerated() { position[d] = Int32(i) }
         func local(_ d: Int32) -> Int32 { d < 0 ? -1 : position[d]! }
         return SASRecBatch(itemKeys: used.map { items[Int($0)] }, length: maxLength,
-                           inputs: inputs.map(local), positives: positives.map(local), negatives: negatives.map(local))
+                           inputs: inputs.map(local), positives: positives.map(local), negatives: negatives.map(local),
+                           sharedNegatives: shared.map(local))
+    }
+
+    /// `count <= items.count` distinct dense item indices, uniformly at random (in draw order).
+    func distinctItems(_ count: Int, using rng: inout SplitMix64) -> [Int32] {
+        precondition(count <= items.count, "\(count) distinct items from a catalogue of \(items.count)")
+        if count * 2 > items.count {
+            // Dense draw: a partial Fisher–Yates shuffle of the catalogue.
+            var all = (0..<Int32(items.count)).map { $0 }
+            for i in 0..<count { all.swapAt(i, i + rng.nextInt(below: items.count - i)) }
+            return Array(all.prefix(count))
+        }
+        var seen = Set<Int32>(), out: [Int32] = []
+        out.reserveCapacity(count)
+        while out.count < count {
+            let candidate = Int32(rng.nextInt(below: items.count))
+            if seen.insert(candidate).inserted { out.append(candidate) }
+        }
+        return out
     }
 
     /// A dense item index drawn uniformly from the catalogue minus `avoid` (sorted). If

@@ -38,6 +38,17 @@ import TesseraCore
         #expect(config.servingTable == "item")
     }
 
+    @Test func sasrecLossParses() throws {
+        let plain = try parse("model: {kind: sasrec}\n\(Self.sasrecTables)")
+        #expect(plain.model.sequence.loss == .bce)
+        let softmax = try parse("model: {kind: sasrec, sequence: {loss: sampled_softmax, negatives: 128}}\n\(Self.sasrecTables)")
+        #expect(softmax.model.sequence.loss == .sampledSoftmax && softmax.model.sequence.negatives == 128)
+        let unknown = message("model: {kind: sasrec, sequence: {loss: hinge}}\n\(Self.sasrecTables)")
+        #expect(unknown.contains("test.yaml:1") && unknown.contains("loss") && unknown.contains("sampled_softmax"), "\(unknown)")
+        let none = message("model: {kind: sasrec, sequence: {loss: sampled_softmax, negatives: 0}}\n\(Self.sasrecTables)")
+        #expect(none.contains("negatives"), "\(none)")
+    }
+
     @Test func headsMustDivideTheItemDim() {
         let text = message("model: {kind: sasrec, sequence: {heads: 5}}\n\(Self.sasrecTables)")
         #expect(text.contains("test.yaml:1") && text.contains("model.sequence.heads") && text.contains("do not divide"), "\(text)")

@@ -9,10 +9,11 @@ import TesseraCore
 struct SASRecLearningTests {
     typealias S = SASRecTestSupport
 
-    @Test func hitRateRisesFarAbovePopularity() async throws {
+    @Test(arguments: [SASRec.Loss.binaryCrossEntropy, .sampledSoftmax(negatives: 64)])
+    func hitRateRisesFarAbovePopularity(loss: SASRec.Loss) async throws {
         let interactions = S.cycles(users: 400, items: 300, lengths: 8...20, noise: 0.15, seed: 11)
         let data = SequenceData(interactions: interactions)
-        let model = SASRec(dim: 16, maxLength: 12, blocks: 1, heads: 1, dropout: 0.1,
+        let model = SASRec(dim: 16, maxLength: 12, blocks: 1, heads: 1, dropout: 0.1, loss: loss,
                            itemTable: "item", denseTable: "dense", blockSize: 256)
         let parameters = try S.parameters(for: model, learningRate: 0.01)
         let evaluator = try SampledRankingEvaluator(seed: 3)

@@ -161,6 +161,61 @@ struct SASRecModelTests {
         #expect(abs(difference - (term(9, 0) - term(5, 8))) < 1e-4, "\(difference) vs \(term(9, 0) - term(5, 8))")
     }
 
+    /// The batch of `batch` with negatives shared by every position instead: items 6, 0, 2
+    /// and 4, where 0 and 4 are also positives (left out of those positions' softmax).
+    static let sharedBatch = SASRecBatch(itemKeys: batch.itemKeys, length: 4, inputs: batch.inputs, positives: batch.positives,
+                                         negatives: [], sharedNegatives: [6, 0, 2, 4])
+
+    @Test func sampledSoftmaxGradientsMatchFiniteDifferences() throws {
+        let model = SASRec(dim: 4, maxLength: 4, blocks: 2, heads: 2, dropout: 0.3, loss: .sampledSoftmax(negatives: 4),
+                           itemTable: "item", denseTable: "dense", blockSize: 64, denseFirstKey: 500)
+        let keys = model.keys(for: Self.sharedBatch)
+        #expect(keys["item"] == Self.sharedBatch.itemKeys)
+        let itemRows = S.normal(keys["item"]!.count * model.dim, seed: 31, std: 0.5)
+        var dense = model.initialDenseParameters(seed: 32)
+        for (i, noise) in S.normal(dense.count, seed: 33, std: 0.1).enumerated() { dense[i] += noise }
+        func step(items: [Float], dense: [Float]) throws -> ModelStep {
+            try model.gradients(for: Self.sharedBatch, rows: ["item": items, "dense": model.dense.blocks(dense)], seed: 78)
+        }
+        let analytic = try step(items: itemRows, dense: dense)
+        #expect(analytic.examples == 7)
+        let itemGradient = try #require(analytic.gradients["item"])
+        let checker = GradientCheck(step: 3e-3, tolerance: 2e-2, floor: 0.1, maxCoordinates: 300, allowsKinks: true)
+        let items = checker.check(itemRows, analytic: itemGradient) { v in (try? step(items: v, dense: dense).lossSum) ?? .nan }
+        let weights = checker.check(dense, analytic: model.dense.flatten(try #require(analytic.gradients["dense"]))) { v in
+            (try? step(items: itemRows, dense: v).lossSum) ?? .nan
+        }
+        #expect(items.passed, "item rows: \(items)")
+        #expect(weights.passed, "dense weights: \(weights)")
+        // Every shared negative is contrasted with some position, so each gets a gradient.
+        for n in Self.sharedBatch.sharedNegatives {
+            #expect(itemGradient[(Int(n) * 4)..<(Int(n) * 4 + 4)].contains { $0 != 0 }, "negative \(n)")
+        }
+    }
+
+    /// One position, dropout off: the loss is the softmax cross-entropy of `encode`'s vector
+    /// against the positive and the shared negatives, and a negative that is the positive
+    /// itself is left out rather than counted against it.
+    @Test func sampledSoftmaxIsCrossEntropyOverTheSharedNegatives() throws {
+        let model = SASRec(dim: 4, maxLength: 4, blocks: 1, heads: 1, dropout: 0, loss: .sampledSoftmax(negatives: 3),
+                           itemTable: "item", denseTable: "dense", blockSize: 64)
+        let table = S.normal(10 * model.dim, seed: 41, std: 0.7)
+        let blocks = model.dense.blocks(model.initialDenseParameters(seed: 42))
+        // Item keys [2, 5, 7, 9]: input 2 predicts 5, against 7 and 9 (and 5 itself, left out).
+        func loss(shared: [Int32]) throws -> Double {
+            let batch = SASRecBatch(itemKeys: [2, 5, 7, 9], length: 4, inputs: [-1, -1, -1, 0], positives: [-1, -1, -1, 1],
+                                    negatives: [], sharedNegatives: shared)
+            return try model.gradients(for: batch, rows: ["item": S.rows(table, keys: [2, 5, 7, 9], dim: 4), "dense": blocks],
+                                       seed: 0).lossSum
+        }
+        let h = try model.encode(sequences: [[2]], rows: ["item": S.rows(table, keys: [2], dim: 4), "dense": blocks])
+        func score(_ item: Int) -> Double { Double((0..<4).reduce(Float(0)) { $0 + h[$1] * table[item * 4 + $1] }) }
+        let expected = log(exp(score(5)) + exp(score(7)) + exp(score(9))) - score(5)
+        let plain = try loss(shared: [2, 3]), withPositive = try loss(shared: [2, 1, 3])
+        #expect(abs(plain - expected) < 1e-4, "\(plain) vs \(expected)")
+        #expect(abs(withPositive - expected) < 1e-4, "the positive among the negatives is left out: \(withPositive)")
+    }
+
     @Test func encodeTruncatesAndDoesNotDependOnChunking() throws {
         let model = SASRec(dim: 8, maxLength: 5, blocks: 1, heads: 2, dropout: 0.5, itemTable: "item", denseTable: "dense", blockSize: 32)
         let table = S.normal(50 * 8, seed: 31, std: 0.3)

@@ -37,7 +37,8 @@ enum SASRecTestSupport {
                            on parameters: LocalParameters) async throws -> Double {
         let dims = [model.itemTable: model.dim, model.dense.table: model.dense.blockSize]
         var stats = StepStats()
-        for (step, batch) in data.batches(epoch: epoch, batchSize: batchSize, maxLength: model.maxLength, seed: seed).enumerated() {
+        for (step, batch) in data.batches(epoch: epoch, batchSize: batchSize, maxLength: model.maxLength, seed: seed,
+                                                          sharedNegatives: model.loss.sharedNegatives).enumerated() {
             stats.add(try await ShardedStep.train(model, batch: batch, dims: dims,
                                                   seed: Hashing.combine(UInt64(epoch), UInt64(step)), on: parameters))
         }

@@ -124,6 +124,34 @@ struct SequenceDataTests {
         }
     }
 
+    @Test func sharedNegativesAreDistinctSeededAndUniform() {
+        var interactions: [Interaction] = []
+        for user in 0..<6 {
+            for t in 0..<5 {
+                let item = (user * 7 + t * 3) % 40
+                interactions.append(Interaction(user: UInt64(user), item: UInt64(item), timestamp: Int64(t)))
+            }
+        }
+        let data = SequenceData(interactions: interactions, items: Array(0..<40))
+        let batch = data.batch(users: [0, 2, 4], maxLength: 4, epoch: 1, seed: 5, sharedNegatives: 12)
+        #expect(batch.negatives.isEmpty && batch.sharedNegatives.count == 12)
+        #expect(Set(batch.sharedNegatives).count == 12)
+        func inputKeys(_ b: SASRecBatch) -> [UInt64?] { b.inputs.map { $0 < 0 ? nil : b.itemKeys[Int($0)] } }
+        #expect(inputKeys(batch) == inputKeys(data.batch(users: [0, 2, 4], maxLength: 4, epoch: 1, seed: 5)))
+        #expect(data.batch(users: [0, 2, 4], maxLength: 4, epoch: 1, seed: 5, sharedNegatives: 12) == batch)
+        let other = data.batch(users: [0, 2, 4], maxLength: 4, epoch: 2, seed: 5, sharedNegatives: 12)
+        #expect(Set(other.sharedNegatives.map { other.itemKeys[Int($0)] }) != Set(batch.sharedNegatives.map { batch.itemKeys[Int($0)] }))
+        // More negatives than items: the whole catalogue (the dense draw).
+        #expect(data.batch(users: [1], maxLength: 4, epoch: 0, seed: 5, sharedNegatives: 100).sharedNegatives.count == 40)
+        // Uniform over the catalogue, training items included.
+        var counts = [Int](repeating: 0, count: 40)
+        for epoch in 0..<500 {
+            let b = data.batch(users: [3], maxLength: 4, epoch: epoch, seed: 9, sharedNegatives: 8)
+            for n in b.sharedNegatives { counts[Int(b.itemKeys[Int(n)])] += 1 }
+        }
+        #expect(counts.allSatisfy { abs(Double($0) / 4000 - 1.0 / 40) < 0.012 }, "\(counts)")
+    }
+
     @Test func batchFromKeys() {
         let batch = SASRecBatch(inputs: [[5, 9], [2]], positives: [[9, 4], [5]], negatives: [[7, 7], [1]], length: 3)
         #expect(batch.itemKeys == [1, 2, 4, 5, 7, 9])
