@@ -438,7 +438,9 @@ public nonisolated struct Tessera_V1_ProgressAck: Sendable {
 
 /// A member that cannot go on. With `role` ROLE_FOLLOWER it is a leader's report
 /// that its follower (`member_id` = the shard) stopped answering: the scheduler
-/// then no longer counts that follower in sync, and the job goes on.
+/// then no longer counts that follower in sync, and the job goes on. With
+/// ROLE_SERVER for a shard whose follower is in sync (the launcher reports a
+/// leader it saw exit), the follower is promoted at once instead of failing the job.
 public nonisolated struct Tessera_V1_FailureReport: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
