@@ -119,6 +119,8 @@ public final class Launcher: Sendable {
         var exitCode: Int32 = 0
         var lastStatusPoll = ContinuousClock.now
         var restarts: [String: Int] = [:]
+        /// Shard processes started so far (ids 0..<shardsStarted); a live reshard adds more.
+        var shardsStarted = 0
     }
 
     /// Times the launcher restarts one online worker before treating its death as fatal.
@@ -161,6 +163,7 @@ public final class Launcher: Sendable {
                                                 + (restore.map { ["--restore", $0] } ?? []) + memberMetricsArguments,
                                             log: "server-\(shard).log", parent: parent))
         }
+        state.shardsStarted = plan.config.shards
         for shard in 0..<plan.config.shards where plan.config.replication.enabled {
             // The follower starts from the same checkpoint as its leader, so they begin equal.
             state.children.append(try spawn(name: "follower \(shard)",
@@ -229,6 +232,9 @@ public final class Launcher: Sendable {
                     state.children[index] = try spawn(name: name, arguments: arguments, log: "\(log)-restart-\(count).log",
                                                       parent: parent)
                     continue
+                } else if !state.stopping, child.name.hasPrefix("server"), how.isSuccess {
+                    // Only a shard the scheduler told to stop exits cleanly during a run: a live reshard took it out.
+                    say("\(child.name) (pid \(child.pid)) left the cluster after a live reshard")
                 } else if !state.stopping && !(child.name.hasPrefix("worker") && how.isSuccess) {
                     let hint = child.name.hasPrefix("server") && !how.isSuccess ? " (no checkpoint yet to restart it from)" : ""
                     complain("\(child.name) (pid \(child.pid)) \(how)\(hint)\(tail(of: child))")
@@ -265,6 +271,17 @@ public final class Launcher: Sendable {
                 state.lastStatusPoll = ContinuousClock.now
                 guard let status = try? await client.getJobStatus(options: CallOptions(timeout: .seconds(2))) else { continue }
                 recordMetricsAddresses(status)
+                if Int(status.reshardTargetShards) > state.shardsStarted {
+                    // A live reshard to more shards: start the new ones; they register and get empty tables.
+                    let ids = state.shardsStarted..<Int(status.reshardTargetShards)
+                    say("reshard: starting shards \(ids.lowerBound)...\(ids.upperBound - 1) for a live reshard to \(ids.upperBound) shards")
+                    for shard in ids {
+                        state.children.append(try spawn(name: "server \(shard)",
+                                                        arguments: ["server", "--scheduler", address, "--id", "\(shard)"] + memberMetricsArguments,
+                                                        log: "server-\(shard).log", parent: parent))
+                    }
+                    state.shardsStarted = ids.upperBound
+                }
                 switch status.state {
                 case .serving:
                     state.queried = true

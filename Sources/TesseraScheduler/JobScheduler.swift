@@ -37,18 +37,18 @@ public actor JobScheduler: SchedulerService {
     public let feedback: FeedbackHub
     private let configJSON: Data
     private let outputs: Outputs
-    private let console: Console
-    private let logger: Logger
-    private let clock = ContinuousClock()
+    let console: Console
+    let logger: Logger
+    let clock = ContinuousClock()
     private let started: ContinuousClock.Instant
 
-    private(set) var coordinator: TrainingCoordinator
+    var coordinator: TrainingCoordinator
     private var mapWaiters = Waitlist<Int, ShardRouting>()
     private var barrierWaiters = Waitlist<UInt64, UInt64>()
     private var taskWaiters = Waitlist<UInt32, Tessera_V1_Task>()
-    private var parameters: ShardedParameterClient?
+    var parameters: ShardedParameterClient?
     /// Token and TLS of the scheduler's calls to shards.
-    private let security: ClientSecurity
+    let security: ClientSecurity
     private let stateDirectory: String
     private var epochsTrained = 0
     private var context: Task<EvaluationContext, Error>?
@@ -77,13 +77,17 @@ public actor JobScheduler: SchedulerService {
     private var exitWaiters: [CheckedContinuation<Int32, Never>] = []
     /// Where shard checkpoints and job.json go (nil: no checkpoints).
     private let checkpointRoot: String?
-    private var checkpointsTaken = 0
+    var checkpointsTaken = 0
     /// `tessera checkpoint` calls waiting for the next epoch boundary.
     private var checkpointWaiters: [UInt64: CheckedContinuation<Tessera_V1_CheckpointJobResponse, Error>] = [:]
     private var nextCheckpointWaiter: UInt64 = 0
     private var lastCheckpoint: Tessera_V1_CheckpointJobResponse?
     /// The newest complete checkpoint, which recovery rolls every shard back to.
-    private var rollbackTarget: (root: String, record: JobCheckpoint)?
+    var rollbackTarget: (root: String, record: JobCheckpoint)?
+    /// The `tessera reshard` call waiting for the live reshard under way, its serial, and its figures so far.
+    var reshardWaiter: CheckedContinuation<Tessera_V1_ReshardResponse, Error>?
+    var reshardSerial = 0
+    var reshardResult = Tessera_V1_ReshardResponse()
     /// Whether the epoch of the latest `startEpoch` has ended (its evaluation began).
     private var epochEnded = false
     /// Epochs of work the recovery under way redoes (nil when none is under way).
@@ -326,6 +330,7 @@ public actor JobScheduler: SchedulerService {
         if let testEvaluation { status.test = testEvaluation }
         status.examplesPerSecond = summary.epochs.last?.examplesPerSecond ?? 0
         status.sampleUserID = sampleUser
+        status.reshardTargetShards = UInt32(coordinator.reshard?.toShards ?? 0)
         describeCluster(into: &status)
         return status
     }
@@ -370,7 +375,7 @@ public actor JobScheduler: SchedulerService {
 
     // MARK: Directives
 
-    private func apply(_ directives: [TrainingCoordinator.Directive]) {
+    func apply(_ directives: [TrainingCoordinator.Directive]) {
         for directive in directives {
             switch directive {
             case .publishShardMap(let routing):
@@ -451,6 +456,10 @@ public actor JobScheduler: SchedulerService {
                 console.line("replication: promoting the follower of shard \(shard) at \(address) (no rollback, training goes on)")
                 logger.warning("promoting follower", metadata: ["shard": "\(shard)", "address": "\(address)", "reason": "\(reason)"])
                 Task { await self.promote(shard: shard, address: address, routing: routing) }
+            case .copyForReshard(let plan):
+                Task { await self.copyForReshard(plan) }
+            case .abortReshard(let reason, let plan):
+                reshardAborted(reason: reason, plan: plan)
             }
         }
     }
@@ -581,6 +590,7 @@ public actor JobScheduler: SchedulerService {
             if epoch % config.evaluation.every != 0 && epoch < config.training.epochs {
                 recordEpoch(epoch: epoch, result: nil, snapshot: nil, context: context, trainSeconds: trainSeconds, evalSeconds: 0)
                 try await checkpointIfDue(epoch: epoch)
+                try await switchReshardIfDue(epoch: epoch)
                 advance(after: epoch, context: context)
                 return
             }
@@ -597,6 +607,7 @@ public actor JobScheduler: SchedulerService {
             recordEpoch(epoch: epoch, result: EvaluationContext.mean(results), snapshot: snapshot, context: context,
                         trainSeconds: trainSeconds, evalSeconds: (clock.now - evalStart).seconds)
             try await checkpointIfDue(epoch: epoch)
+            try await switchReshardIfDue(epoch: epoch)
             advance(after: epoch, context: context)
         } catch {
             if await recoveryUnderway(instead: epoch, error: error) { return }
@@ -1115,6 +1126,8 @@ public actor JobScheduler: SchedulerService {
         mapWaiters.failAll(RPCError(.aborted, "the scheduler is exiting"))
         taskWaiters.resumeAll { _ in Tessera_V1_Task.with { $0.kind = .stop; $0.reason = "the scheduler is exiting" } }
         barrierWaiters.failAll(RPCError(.aborted, "the scheduler is exiting"))
+        reshardWaiter?.resume(throwing: RPCError(.aborted, "the scheduler is exiting; the live reshard did not finish"))
+        reshardWaiter = nil
         for waiter in exitWaiters { waiter.resume(returning: code) }
         exitWaiters = []
     }

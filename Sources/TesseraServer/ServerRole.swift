@@ -96,6 +96,7 @@ public struct ServerRole: Sendable {
             shard.attach(Replicator(security: security.client, logger: logger) { reason in
                 try await session.reportFollowerLost(shard: shardID, reason)
             })
+            shard.usePeerSecurity(security.client)
             shard.update(routing: routing)
             slot.fill(shard)
             observation.attach(shard, tables: membership.config.tables.map(\.name))
@@ -197,5 +198,9 @@ final class ShardSlot: ParameterServerService {
 
     func promote(_ request: Tessera_V1_PromoteRequest, context: ServerContext) async throws -> Tessera_V1_PromoteResponse {
         try await ready().promote(request, context: context)
+    }
+
+    func migrate(_ request: Tessera_V1_MigrateRequest, context: ServerContext) async throws -> Tessera_V1_MigrateResponse {
+        try await ready().migrate(request, context: context)
     }
 }

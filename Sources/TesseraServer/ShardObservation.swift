@@ -126,4 +126,8 @@ struct MeteredParameterServer<Inner: ParameterServerService>: ParameterServerSer
     func promote(_ request: Tessera_V1_PromoteRequest, context: ServerContext) async throws -> Tessera_V1_PromoteResponse {
         try await inner.promote(request, context: context)
     }
+
+    func migrate(_ request: Tessera_V1_MigrateRequest, context: ServerContext) async throws -> Tessera_V1_MigrateResponse {
+        try await inner.migrate(request, context: context)
+    }
 }

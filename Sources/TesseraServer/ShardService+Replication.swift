@@ -115,6 +115,7 @@ extension ShardService {
     // MARK: Follower
 
     public func replicate(_ request: Tessera_V1_ReplicateRequest, context: ServerContext) async throws -> Tessera_V1_ReplicateResponse {
+        if request.targetMapVersion != 0 { return try await receiveMigrated(request) }
         guard isFollowing else {
             throw RPCError(.failedPrecondition, "shard \(shardID) is a leader, not a follower; it takes no Replicate")
         }
@@ -140,6 +141,13 @@ extension ShardService {
             return response
         }
         let table = try self.table(request.table)
+        response.applied += UInt64(try applyReplicaRequest(request, to: table))
+        appliedBatches.add(1, ordering: .relaxed)
+        return response
+    }
+
+    /// Applies the versioned rows and removals of `request` to `table` (and its serving index); returns the rows stored or removed.
+    func applyReplicaRequest(_ request: Tessera_V1_ReplicateRequest, to table: EmbeddingTable) throws -> Int {
         var batch = ReplicaBatch()
         batch.keys = request.keys
         batch.versions = request.versions
@@ -149,8 +157,9 @@ extension ShardService {
         try batch.rows.withUnsafeMutableBufferPointer { output in
             try RowPayload.decode(request.rows, as: .float32, into: output, field: "rows")
         }
+        let applied: Int
         do {
-            response.applied += UInt64(try table.applyReplica(batch))
+            applied = try table.applyReplica(batch)
         } catch {
             throw RPCError(.invalidArgument, "\(error)", cause: error)
         }
@@ -158,8 +167,7 @@ extension ShardService {
             let keys = request.keys + request.removedKeys
             index.apply(keys: keys) { keys in (try? table.lookupArray(keys)) ?? [] }
         }
-        appliedBatches.add(1, ordering: .relaxed)
-        return response
+        return applied
     }
 
     public func promote(_ request: Tessera_V1_PromoteRequest, context: ServerContext) async throws -> Tessera_V1_PromoteResponse {

@@ -44,6 +44,10 @@ public final class ShardService: ParameterServerService {
     /// to another root starts a new chain there (full) and drops this one.
     private let checkpointChain = Mutex<(root: String, writer: CheckpointWriter)?>(nil)
     let routing = Mutex<ShardRouting?>(nil)
+    /// The live reshard under way, if any (`ShardService+Migration.swift`).
+    let migration = Mutex<Migration?>(nil)
+    /// Token and TLS of the channels this shard opens to other shards (reshard copies).
+    let peerSecurity = Mutex<ClientSecurity>(.insecure)
     /// Last applied sequence per "producer/table" (idempotent pushes and counter updates).
     let sequences = Mutex<[String: UInt64]>([:])
     private let pullRequests = Atomic<UInt64>(0)
@@ -103,6 +107,13 @@ public final class ShardService: ParameterServerService {
         followerChanged(routing)
     }
 
+    /// Token and TLS for calls this shard makes to other shards (a live reshard's copies). Call before it serves.
+    public func usePeerSecurity(_ security: ClientSecurity) {
+        peerSecurity.withLock { $0 = security }
+    }
+
+    var migrationSecurity: ClientSecurity { peerSecurity.withLock { $0 } }
+
     /// The shard-map version served, or nil before the first map.
     public var routingVersion: UInt64? {
         routing.withLock { $0?.version }
@@ -151,6 +162,8 @@ public final class ShardService: ParameterServerService {
                 // New rows join the serving index like any other change.
                 index.apply(keys: request.keys) { keys in (try? table.lookupArray(keys)) ?? [] }
             }
+            // During a reshard's copy, rows created here for keys that move exist at their new owner too.
+            if created > 0 { try await forwardMoving(table: table, keys: request.keys) }
         }
         response.values = try rows.withUnsafeBufferPointer { try RowPayload.encode($0, as: request.encoding) }
         pullRequests.add(1, ordering: .relaxed)
@@ -174,6 +187,8 @@ public final class ShardService: ParameterServerService {
         }
         var response = Tessera_V1_PushResponse()
         guard claim(producer: request.producer, table: request.table, sequence: request.sequence) else {
+            // A resend after a failed forward: the new owner must still get these rows before the OK.
+            try await forwardMoving(table: table, keys: request.keys)
             response.duplicate = true
             return response
         }
@@ -188,6 +203,8 @@ public final class ShardService: ParameterServerService {
         // The follower has the resulting rows before the pusher hears OK.
         try await replicate(table: table, keys: request.keys, producer: request.producer, sequence: request.sequence,
                             sequenceTable: request.table)
+        // During a reshard's copy, the new owner of a moving key has it before the pusher hears OK.
+        try await forwardMoving(table: table, keys: request.keys)
         pushRequests.add(1, ordering: .relaxed)
         pushedRows.add(UInt64(request.keys.count), ordering: .relaxed)
         _ = applied
@@ -219,6 +236,7 @@ public final class ShardService: ParameterServerService {
             index.apply(keys: assigned) { keys in (try? table.lookupArray(keys)) ?? [] }
         }
         try await replicate(table: table, keys: assigned)
+        try await forwardMoving(table: table, keys: assigned)
         var response = Tessera_V1_AssignResponse()
         response.assigned = UInt64(assigned.count)
         return response

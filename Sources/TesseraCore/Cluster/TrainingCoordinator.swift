@@ -49,6 +49,12 @@ public struct TrainingCoordinator: Sendable {
         /// No rollback, no new attempt. If the follower cannot be reached, call
         /// `promotionFailed(shard:reason:now:)`.
         case promoteFollower(shard: UInt32, address: String, routing: ShardRouting, reason: String)
+        /// Every shard of a live reshard's target has registered: prepare every
+        /// shard of `plan`, have the old owners copy the moving rows, then call
+        /// `reshardCopied()` (or `abortReshard(reason:)`).
+        case copyForReshard(ReshardPlan)
+        /// The live reshard was given up (`reason`): tell every shard to abort and the requester why.
+        case abortReshard(reason: String, plan: ReshardPlan?)
     }
 
     /// One registered process.
@@ -75,7 +81,8 @@ public struct TrainingCoordinator: Sendable {
         case follower
     }
 
-    public let shardCount: Int
+    /// Shards serving now (a live reshard changes it at its switch).
+    public internal(set) var shardCount: Int
     public let workerCount: Int
     /// Online workers (learning from feedback); they take no part in epochs.
     public let onlineWorkerCount: Int
@@ -86,7 +93,7 @@ public struct TrainingCoordinator: Sendable {
     public let ring: RingSettings
 
     public private(set) var phase = Phase.starting
-    public private(set) var servers: [Member] = []
+    public internal(set) var servers: [Member] = []
     public private(set) var workers: [Member] = []
     public private(set) var onlineWorkers: [Member] = []
     /// Followers (replication), by the shard they follow.
@@ -98,7 +105,11 @@ public struct TrainingCoordinator: Sendable {
     private var promoted: Set<UInt32> = []
     /// Promotions so far, oldest first.
     public private(set) var promotions: [Promotion] = []
-    public private(set) var routing: ShardRouting?
+    public internal(set) var routing: ShardRouting?
+    /// The live reshard under way, if any (`TrainingCoordinator+Reshard.swift`).
+    public internal(set) var reshard: LiveReshard?
+    /// Shards a live reshard took out of the map; told to stop at their next heartbeat.
+    public internal(set) var retired: [Member] = []
     /// Training examples each worker loaded, by worker id.
     public private(set) var loadedExamples: [UInt32: Int] = [:]
     /// Steps each worker needs per epoch, by worker id.
@@ -208,7 +219,7 @@ public struct TrainingCoordinator: Sendable {
             return (try registerFollower(address: address, pid: pid, host: host, requestedID: requestedID, now: now), publishIfComplete(now: now))
         }
         let capacity = switch role {
-        case .server: shardCount
+        case .server: max(shardCount, reshard?.toShards ?? 0)
         case .worker: workerCount
         case .onlineWorker: onlineWorkerCount
         case .follower: followerCount
@@ -257,6 +268,10 @@ public struct TrainingCoordinator: Sendable {
             break
         }
         servers.append(member)
+        if reshard != nil && Int(id) >= shardCount {
+            // A shard joining for a live reshard: it serves nothing until the switch.
+            return (id, replaced + reshardPlanIfReady())
+        }
         return (id, replaced + publishIfComplete(now: now))
     }
 
@@ -317,6 +332,10 @@ public struct TrainingCoordinator: Sendable {
         if role == .follower, memberIndex(role: .follower, id: id) == nil, promoted.contains(id) {
             // A promoted follower's process still heartbeats as a follower: it is the shard's server now.
             return try heartbeat(role: .server, id: id, now: now)
+        }
+        if role == .server, memberIndex(role: .server, id: id) == nil, let index = retired.firstIndex(where: { $0.id == id }) {
+            retired[index].toldToStop = true
+            return (true, "shard \(id) left the cluster in a live reshard to \(shardCount) shards")
         }
         guard let index = memberIndex(role: role, id: id) else {
             throw Refusal(reason: .unknownMember, message: "\(role.rawValue) \(id) is not a member of this job; register first")
@@ -398,6 +417,16 @@ public struct TrainingCoordinator: Sendable {
     /// online worker, the job fails as before.
     public mutating func memberLost(role: MemberRole, id: UInt32, reason: String, now: Double) -> [Directive] {
         guard !isOver else { return [] }
+        if role == .server, retired.contains(where: { $0.id == id }) && !servers.contains(where: { $0.id == id }) {
+            retired.removeAll { $0.id == id }
+            return []
+        }
+        if role == .server || role == .worker, reshard != nil {
+            // A member died mid-reshard: give the reshard up first (the old map still holds every row).
+            let aborted = abortReshard(reason: "\(reason); the live reshard is given up")
+            if role == .server && Int(id) >= shardCount { return aborted }
+            return aborted + memberLost(role: role, id: id, reason: reason, now: now)
+        }
         if role == .server, let promotion = promote(shard: id, reason: reason, now: now) { return promotion }
         if role == .follower {
             followers.removeAll { $0.id == id }

@@ -73,6 +73,65 @@ public nonisolated enum Tessera_V1_RowEncoding: SwiftProtobuf.Enum, Swift.CaseIt
 
 }
 
+/// Live resharding (`tessera reshard --scheduler HOST:PORT --shards M`): the
+/// scheduler moves rows to the owners a target shard map names while training
+/// goes on, then switches every member to that map at a step boundary.
+public nonisolated enum Tessera_V1_MigratePhase: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// Remember `target`, so Replicate batches for it are accepted (every shard
+  /// of the old and the target map, before any copying starts).
+  case prepare // = 0
+
+  /// Old owners: from now on forward every acknowledged change to a key the
+  /// target places elsewhere to that owner before answering, then copy every
+  /// such row (value and optimizer state, versioned) there. Answers once the
+  /// copy is complete.
+  case copy // = 1
+
+  /// Serve under `target` (no step may be in flight): drop the rows moved away,
+  /// stop forwarding. A shard the target does not name then holds no rows.
+  case commit // = 2
+
+  /// Give the reshard up: stop forwarding and drop rows received for it; the
+  /// old map stays.
+  case abort // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .prepare
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .prepare
+    case 1: self = .copy
+    case 2: self = .commit
+    case 3: self = .abort
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .prepare: return 0
+    case .copy: return 1
+    case .commit: return 2
+    case .abort: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Tessera_V1_MigratePhase] = [
+    .prepare,
+    .copy,
+    .commit,
+    .abort,
+  ]
+
+}
+
 /// Reads rows, creating any row not seen before.
 public nonisolated struct Tessera_V1_PullRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -618,6 +677,12 @@ public nonisolated struct Tessera_V1_ReplicateRequest: Sendable {
   /// Feedback counters the leader added (UpdateCounters on a served table).
   public var counters: [Tessera_V1_CounterDelta] = []
 
+  /// Set when the batch moves rows to their new owner during a live reshard
+  /// (see MigrateRequest) rather than to a follower: `shard_id` is then the
+  /// sending (old) owner, and the receiver takes only keys it owns under the
+  /// target shard map of version `target_map_version` it was prepared for.
+  public var targetMapVersion: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -675,12 +740,74 @@ public nonisolated struct Tessera_V1_PromoteResponse: Sendable {
   public init() {}
 }
 
+public nonisolated struct Tessera_V1_MigrateRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var phase: Tessera_V1_MigratePhase = .prepare
+
+  /// The shard map being moved to; its version is above the one served.
+  public var target: Tessera_V1_ShardMap {
+    get {_target ?? Tessera_V1_ShardMap()}
+    set {_target = newValue}
+  }
+  /// Returns true if `target` has been explicitly set.
+  public var hasTarget: Bool {self._target != nil}
+  /// Clears the value of `target`. Subsequent reads from it will return its default value.
+  public mutating func clearTarget() {self._target = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _target: Tessera_V1_ShardMap? = nil
+}
+
+public nonisolated struct Tessera_V1_MigrateResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// COPY: rows this shard sent to new owners (the copy, not the forwarding).
+  /// COMMIT: rows dropped because another shard owns them now.
+  public var rows: UInt64 = 0
+
+  /// COPY: payload bytes sent.
+  public var bytes: UInt64 = 0
+
+  /// Wall-clock seconds of the phase on this shard.
+  public var seconds: Double = 0
+
+  /// Rows this shard holds afterwards (all tables).
+  public var heldRows: UInt64 = 0
+
+  /// COMMIT: an order-independent checksum over every (table, key, value,
+  /// optimizer state) this shard owned under the old map just before the
+  /// switch, and over those it owns under the target just after (see
+  /// `RowChecksum`). Summed (wrapping) over all shards, the two are equal when
+  /// every row arrived at its new owner intact.
+  public var checksumBefore: UInt64 = 0
+
+  public var checksumAfter: UInt64 = 0
+
+  public var rowsBefore: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "tessera.v1"
 
 nonisolated extension Tessera_V1_RowEncoding: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ROW_ENCODING_FLOAT32\0\u{1}ROW_ENCODING_FLOAT16\0")
+}
+
+nonisolated extension Tessera_V1_MigratePhase: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0MIGRATE_PHASE_PREPARE\0\u{1}MIGRATE_PHASE_COPY\0\u{1}MIGRATE_PHASE_COMMIT\0\u{1}MIGRATE_PHASE_ABORT\0")
 }
 
 nonisolated extension Tessera_V1_PullRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -1624,7 +1751,7 @@ nonisolated extension Tessera_V1_RestoreResponse: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Tessera_V1_ReplicateRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ReplicateRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}shard_id\0\u{1}table\0\u{1}keys\0\u{1}rows\0\u{1}versions\0\u{3}removed_keys\0\u{3}removed_versions\0\u{1}producer\0\u{1}sequence\0\u{3}sequence_table\0\u{1}counters\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}shard_id\0\u{1}table\0\u{1}keys\0\u{1}rows\0\u{1}versions\0\u{3}removed_keys\0\u{3}removed_versions\0\u{1}producer\0\u{1}sequence\0\u{3}sequence_table\0\u{1}counters\0\u{3}target_map_version\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1643,6 +1770,7 @@ nonisolated extension Tessera_V1_ReplicateRequest: SwiftProtobuf.Message, SwiftP
       case 9: try { try decoder.decodeSingularUInt64Field(value: &self.sequence) }()
       case 10: try { try decoder.decodeSingularStringField(value: &self.sequenceTable) }()
       case 11: try { try decoder.decodeRepeatedMessageField(value: &self.counters) }()
+      case 12: try { try decoder.decodeSingularUInt64Field(value: &self.targetMapVersion) }()
       default: break
       }
     }
@@ -1682,6 +1810,9 @@ nonisolated extension Tessera_V1_ReplicateRequest: SwiftProtobuf.Message, SwiftP
     if !self.counters.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.counters, fieldNumber: 11)
     }
+    if self.targetMapVersion != 0 {
+      try visitor.visitSingularUInt64Field(value: self.targetMapVersion, fieldNumber: 12)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1697,6 +1828,7 @@ nonisolated extension Tessera_V1_ReplicateRequest: SwiftProtobuf.Message, SwiftP
     if lhs.sequence != rhs.sequence {return false}
     if lhs.sequenceTable != rhs.sequenceTable {return false}
     if lhs.counters != rhs.counters {return false}
+    if lhs.targetMapVersion != rhs.targetMapVersion {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1796,6 +1928,105 @@ nonisolated extension Tessera_V1_PromoteResponse: SwiftProtobuf.Message, SwiftPr
 
   public static func ==(lhs: Tessera_V1_PromoteResponse, rhs: Tessera_V1_PromoteResponse) -> Bool {
     if lhs.rows != rhs.rows {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tessera_V1_MigrateRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MigrateRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}phase\0\u{1}target\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.phase) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._target) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.phase != .prepare {
+      try visitor.visitSingularEnumField(value: self.phase, fieldNumber: 1)
+    }
+    try { if let v = self._target {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tessera_V1_MigrateRequest, rhs: Tessera_V1_MigrateRequest) -> Bool {
+    if lhs.phase != rhs.phase {return false}
+    if lhs._target != rhs._target {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tessera_V1_MigrateResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MigrateResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}rows\0\u{1}bytes\0\u{1}seconds\0\u{3}held_rows\0\u{3}checksum_before\0\u{3}checksum_after\0\u{3}rows_before\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.rows) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.bytes) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.seconds) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.heldRows) }()
+      case 5: try { try decoder.decodeSingularFixed64Field(value: &self.checksumBefore) }()
+      case 6: try { try decoder.decodeSingularFixed64Field(value: &self.checksumAfter) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.rowsBefore) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.rows != 0 {
+      try visitor.visitSingularUInt64Field(value: self.rows, fieldNumber: 1)
+    }
+    if self.bytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.bytes, fieldNumber: 2)
+    }
+    if self.seconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.seconds, fieldNumber: 3)
+    }
+    if self.heldRows != 0 {
+      try visitor.visitSingularUInt64Field(value: self.heldRows, fieldNumber: 4)
+    }
+    if self.checksumBefore != 0 {
+      try visitor.visitSingularFixed64Field(value: self.checksumBefore, fieldNumber: 5)
+    }
+    if self.checksumAfter != 0 {
+      try visitor.visitSingularFixed64Field(value: self.checksumAfter, fieldNumber: 6)
+    }
+    if self.rowsBefore != 0 {
+      try visitor.visitSingularUInt64Field(value: self.rowsBefore, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tessera_V1_MigrateResponse, rhs: Tessera_V1_MigrateResponse) -> Bool {
+    if lhs.rows != rhs.rows {return false}
+    if lhs.bytes != rhs.bytes {return false}
+    if lhs.seconds != rhs.seconds {return false}
+    if lhs.heldRows != rhs.heldRows {return false}
+    if lhs.checksumBefore != rhs.checksumBefore {return false}
+    if lhs.checksumAfter != rhs.checksumAfter {return false}
+    if lhs.rowsBefore != rhs.rowsBefore {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

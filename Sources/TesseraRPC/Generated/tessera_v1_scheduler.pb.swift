@@ -643,6 +643,13 @@ public nonisolated struct Tessera_V1_JobStatus: @unchecked Sendable {
     set {_uniqueStorage()._promotions = newValue}
   }
 
+  /// Shards a live reshard under way moves to (0: none). The launcher starts
+  /// the shard processes with ids from the current count up to this.
+  public var reshardTargetShards: UInt32 {
+    get {_storage._reshardTargetShards}
+    set {_uniqueStorage()._reshardTargetShards = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum State: SwiftProtobuf.Enum, Swift.CaseIterable {
@@ -910,6 +917,72 @@ public nonisolated struct Tessera_V1_CheckpointJobResponse: Sendable {
 
   /// True when the shards wrote only rows changed since their previous checkpoint.
   public var incremental: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Starts a live reshard to `target_shards` shards while training goes on
+/// (`tessera reshard --scheduler HOST:PORT --shards M`): new shards join (the
+/// launcher starts them), every row whose owner changes is copied to its new
+/// owner while old owners forward each acknowledged change to a moving key
+/// there, and at the next epoch boundary (no push in flight) every member
+/// switches to the new shard map. Answers once the switch is done.
+public nonisolated struct Tessera_V1_ReshardRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var targetShards: UInt32 = 0
+
+  /// Seconds to wait for the new shards to join and the next epoch boundary; 0 means 600.
+  public var timeoutSeconds: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Tessera_V1_ReshardResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Shards before and after.
+  public var fromShards: UInt32 = 0
+
+  public var toShards: UInt32 = 0
+
+  /// The shard-map version now served.
+  public var shardMapVersion: UInt64 = 0
+
+  /// Rows copied to new owners, and the rows held by all shards at the switch.
+  public var movedRows: UInt64 = 0
+
+  public var totalRows: UInt64 = 0
+
+  /// The fraction an ideal placement moves: |M-N|/max(M,N).
+  public var idealFraction: Double = 0
+
+  /// Seconds of the copy phase (training went on) and copy throughput.
+  public var copySeconds: Double = 0
+
+  public var rowsPerSecond: Double = 0
+
+  /// Seconds training was held at the epoch boundary for the switch.
+  public var pauseSeconds: Double = 0
+
+  /// Row checksums summed over all shards just before and just after the
+  /// switch (see MigrateResponse), and the rows they cover: equal when no row,
+  /// update or optimizer state was lost or changed by the move.
+  public var checksumBefore: UInt64 = 0
+
+  public var checksumAfter: UInt64 = 0
+
+  public var rowsBefore: UInt64 = 0
+
+  public var rowsAfter: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1621,7 +1694,7 @@ nonisolated extension Tessera_V1_JobStatusRequest: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Tessera_V1_JobStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".JobStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}state\0\u{1}epoch\0\u{1}epochs\0\u{1}latest\0\u{1}best\0\u{1}test\0\u{1}message\0\u{3}examples_per_second\0\u{3}sample_user_id\0\u{1}members\0\u{3}shard_map\0\u{1}health\0\u{3}metrics_address\0\u{3}feedback_end_offset\0\u{3}feedback_reflected_offset\0\u{1}loss\0\u{3}uptime_seconds\0\u{1}phase\0\u{1}attempt\0\u{1}promotions\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}state\0\u{1}epoch\0\u{1}epochs\0\u{1}latest\0\u{1}best\0\u{1}test\0\u{1}message\0\u{3}examples_per_second\0\u{3}sample_user_id\0\u{1}members\0\u{3}shard_map\0\u{1}health\0\u{3}metrics_address\0\u{3}feedback_end_offset\0\u{3}feedback_reflected_offset\0\u{1}loss\0\u{3}uptime_seconds\0\u{1}phase\0\u{1}attempt\0\u{1}promotions\0\u{3}reshard_target_shards\0")
 
   fileprivate class _StorageClass {
     var _state: Tessera_V1_JobStatus.State = .unspecified
@@ -1644,6 +1717,7 @@ nonisolated extension Tessera_V1_JobStatus: SwiftProtobuf.Message, SwiftProtobuf
     var _phase: String = String()
     var _attempt: UInt32 = 0
     var _promotions: UInt32 = 0
+    var _reshardTargetShards: UInt32 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1674,6 +1748,7 @@ nonisolated extension Tessera_V1_JobStatus: SwiftProtobuf.Message, SwiftProtobuf
       _phase = source._phase
       _attempt = source._attempt
       _promotions = source._promotions
+      _reshardTargetShards = source._reshardTargetShards
     }
   }
 
@@ -1712,6 +1787,7 @@ nonisolated extension Tessera_V1_JobStatus: SwiftProtobuf.Message, SwiftProtobuf
         case 18: try { try decoder.decodeSingularStringField(value: &_storage._phase) }()
         case 19: try { try decoder.decodeSingularUInt32Field(value: &_storage._attempt) }()
         case 20: try { try decoder.decodeSingularUInt32Field(value: &_storage._promotions) }()
+        case 21: try { try decoder.decodeSingularUInt32Field(value: &_storage._reshardTargetShards) }()
         default: break
         }
       }
@@ -1784,6 +1860,9 @@ nonisolated extension Tessera_V1_JobStatus: SwiftProtobuf.Message, SwiftProtobuf
       if _storage._promotions != 0 {
         try visitor.visitSingularUInt32Field(value: _storage._promotions, fieldNumber: 20)
       }
+      if _storage._reshardTargetShards != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._reshardTargetShards, fieldNumber: 21)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1813,6 +1892,7 @@ nonisolated extension Tessera_V1_JobStatus: SwiftProtobuf.Message, SwiftProtobuf
         if _storage._phase != rhs_storage._phase {return false}
         if _storage._attempt != rhs_storage._attempt {return false}
         if _storage._promotions != rhs_storage._promotions {return false}
+        if _storage._reshardTargetShards != rhs_storage._reshardTargetShards {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -2224,6 +2304,131 @@ nonisolated extension Tessera_V1_CheckpointJobResponse: SwiftProtobuf.Message, S
     if lhs.bytes != rhs.bytes {return false}
     if lhs.seconds != rhs.seconds {return false}
     if lhs.incremental != rhs.incremental {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tessera_V1_ReshardRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReshardRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}target_shards\0\u{3}timeout_seconds\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.targetShards) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.timeoutSeconds) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.targetShards != 0 {
+      try visitor.visitSingularUInt32Field(value: self.targetShards, fieldNumber: 1)
+    }
+    if self.timeoutSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.timeoutSeconds, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tessera_V1_ReshardRequest, rhs: Tessera_V1_ReshardRequest) -> Bool {
+    if lhs.targetShards != rhs.targetShards {return false}
+    if lhs.timeoutSeconds != rhs.timeoutSeconds {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tessera_V1_ReshardResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReshardResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}from_shards\0\u{3}to_shards\0\u{3}shard_map_version\0\u{3}moved_rows\0\u{3}total_rows\0\u{3}ideal_fraction\0\u{3}copy_seconds\0\u{3}rows_per_second\0\u{3}pause_seconds\0\u{3}checksum_before\0\u{3}checksum_after\0\u{3}rows_before\0\u{3}rows_after\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.fromShards) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.toShards) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.shardMapVersion) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.movedRows) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.totalRows) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self.idealFraction) }()
+      case 7: try { try decoder.decodeSingularDoubleField(value: &self.copySeconds) }()
+      case 8: try { try decoder.decodeSingularDoubleField(value: &self.rowsPerSecond) }()
+      case 9: try { try decoder.decodeSingularDoubleField(value: &self.pauseSeconds) }()
+      case 10: try { try decoder.decodeSingularFixed64Field(value: &self.checksumBefore) }()
+      case 11: try { try decoder.decodeSingularFixed64Field(value: &self.checksumAfter) }()
+      case 12: try { try decoder.decodeSingularUInt64Field(value: &self.rowsBefore) }()
+      case 13: try { try decoder.decodeSingularUInt64Field(value: &self.rowsAfter) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.fromShards != 0 {
+      try visitor.visitSingularUInt32Field(value: self.fromShards, fieldNumber: 1)
+    }
+    if self.toShards != 0 {
+      try visitor.visitSingularUInt32Field(value: self.toShards, fieldNumber: 2)
+    }
+    if self.shardMapVersion != 0 {
+      try visitor.visitSingularUInt64Field(value: self.shardMapVersion, fieldNumber: 3)
+    }
+    if self.movedRows != 0 {
+      try visitor.visitSingularUInt64Field(value: self.movedRows, fieldNumber: 4)
+    }
+    if self.totalRows != 0 {
+      try visitor.visitSingularUInt64Field(value: self.totalRows, fieldNumber: 5)
+    }
+    if self.idealFraction.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.idealFraction, fieldNumber: 6)
+    }
+    if self.copySeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.copySeconds, fieldNumber: 7)
+    }
+    if self.rowsPerSecond.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.rowsPerSecond, fieldNumber: 8)
+    }
+    if self.pauseSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.pauseSeconds, fieldNumber: 9)
+    }
+    if self.checksumBefore != 0 {
+      try visitor.visitSingularFixed64Field(value: self.checksumBefore, fieldNumber: 10)
+    }
+    if self.checksumAfter != 0 {
+      try visitor.visitSingularFixed64Field(value: self.checksumAfter, fieldNumber: 11)
+    }
+    if self.rowsBefore != 0 {
+      try visitor.visitSingularUInt64Field(value: self.rowsBefore, fieldNumber: 12)
+    }
+    if self.rowsAfter != 0 {
+      try visitor.visitSingularUInt64Field(value: self.rowsAfter, fieldNumber: 13)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tessera_V1_ReshardResponse, rhs: Tessera_V1_ReshardResponse) -> Bool {
+    if lhs.fromShards != rhs.fromShards {return false}
+    if lhs.toShards != rhs.toShards {return false}
+    if lhs.shardMapVersion != rhs.shardMapVersion {return false}
+    if lhs.movedRows != rhs.movedRows {return false}
+    if lhs.totalRows != rhs.totalRows {return false}
+    if lhs.idealFraction != rhs.idealFraction {return false}
+    if lhs.copySeconds != rhs.copySeconds {return false}
+    if lhs.rowsPerSecond != rhs.rowsPerSecond {return false}
+    if lhs.pauseSeconds != rhs.pauseSeconds {return false}
+    if lhs.checksumBefore != rhs.checksumBefore {return false}
+    if lhs.checksumAfter != rhs.checksumAfter {return false}
+    if lhs.rowsBefore != rhs.rowsBefore {return false}
+    if lhs.rowsAfter != rhs.rowsAfter {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -14,6 +14,7 @@ public enum Methods {
         public static let restore = "/tessera.v1.ParameterServer/Restore"
         public static let replicate = "/tessera.v1.ParameterServer/Replicate"
         public static let promote = "/tessera.v1.ParameterServer/Promote"
+        public static let migrate = "/tessera.v1.ParameterServer/Migrate"
     }
 
     public enum Scheduler {
@@ -30,6 +31,7 @@ public enum Methods {
         public static let getConsumer = "/tessera.v1.Scheduler/GetConsumer"
         public static let commitConsumer = "/tessera.v1.Scheduler/CommitConsumer"
         public static let checkpoint = "/tessera.v1.Scheduler/Checkpoint"
+        public static let reshard = "/tessera.v1.Scheduler/Reshard"
     }
 
     public enum Inference {

@@ -10,6 +10,7 @@ public protocol ParameterServerService: Sendable {
     func restore(_ request: Tessera_V1_RestoreRequest, context: ServerContext) async throws -> Tessera_V1_RestoreResponse
     func replicate(_ request: Tessera_V1_ReplicateRequest, context: ServerContext) async throws -> Tessera_V1_ReplicateResponse
     func promote(_ request: Tessera_V1_PromoteRequest, context: ServerContext) async throws -> Tessera_V1_PromoteResponse
+    func migrate(_ request: Tessera_V1_MigrateRequest, context: ServerContext) async throws -> Tessera_V1_MigrateResponse
 }
 
 extension RPCRouter {
@@ -37,6 +38,7 @@ extension RPCRouter {
         unary(Methods.ParameterServer.restore) { try await service.restore($0, context: $1) }
         unary(Methods.ParameterServer.replicate) { try await service.replicate($0, context: $1) }
         unary(Methods.ParameterServer.promote) { try await service.promote($0, context: $1) }
+        unary(Methods.ParameterServer.migrate) { try await service.migrate($0, context: $1) }
     }
 }
 
@@ -91,5 +93,10 @@ public struct ParameterServerClient: Sendable {
     /// Scheduler to follower: take over as the shard's leader.
     public func promote(_ request: Tessera_V1_PromoteRequest, options: CallOptions = CallOptions()) async throws -> Tessera_V1_PromoteResponse {
         try await channel.call(Methods.ParameterServer.promote, request, options: options)
+    }
+
+    /// Scheduler to shard: one phase of a live reshard (see `MigrateRequest`). COPY returns once every moving row is sent.
+    public func migrate(_ request: Tessera_V1_MigrateRequest, options: CallOptions = CallOptions()) async throws -> Tessera_V1_MigrateResponse {
+        try await channel.call(Methods.ParameterServer.migrate, request, options: options)
     }
 }

@@ -13,6 +13,7 @@ public protocol SchedulerService: Sendable {
     func getConsumer(_ request: Tessera_V1_GetConsumerRequest, context: ServerContext) async throws -> Tessera_V1_ConsumerState
     func commitConsumer(_ request: Tessera_V1_ConsumerState, context: ServerContext) async throws -> Tessera_V1_ConsumerState
     func checkpoint(_ request: Tessera_V1_CheckpointJobRequest, context: ServerContext) async throws -> Tessera_V1_CheckpointJobResponse
+    func reshard(_ request: Tessera_V1_ReshardRequest, context: ServerContext) async throws -> Tessera_V1_ReshardResponse
 }
 
 extension RPCRouter {
@@ -31,6 +32,7 @@ extension RPCRouter {
         unary(Methods.Scheduler.getConsumer) { try await service.getConsumer($0, context: $1) }
         unary(Methods.Scheduler.commitConsumer) { try await service.commitConsumer($0, context: $1) }
         unary(Methods.Scheduler.checkpoint) { try await service.checkpoint($0, context: $1) }
+        unary(Methods.Scheduler.reshard) { try await service.reshard($0, context: $1) }
     }
 }
 
@@ -80,6 +82,11 @@ public struct SchedulerClient: Sendable {
 
     public func checkpoint(_ request: Tessera_V1_CheckpointJobRequest, options: CallOptions = CallOptions()) async throws -> Tessera_V1_CheckpointJobResponse {
         try await channel.call(Methods.Scheduler.checkpoint, request, options: options)
+    }
+
+    /// Reshards the running cluster to `target_shards` (see `ReshardRequest`); answers once every member serves the new map.
+    public func reshard(_ request: Tessera_V1_ReshardRequest, options: CallOptions = CallOptions()) async throws -> Tessera_V1_ReshardResponse {
+        try await channel.call(Methods.Scheduler.reshard, request, options: options)
     }
 
     public func getConsumer(_ request: Tessera_V1_GetConsumerRequest, options: CallOptions = CallOptions()) async throws -> Tessera_V1_ConsumerState {
