@@ -65,10 +65,17 @@ extension JobScheduler {
             for id in ids {
                 guard let client = clients[id] else { continue }
                 group.addTask {
-                    do {
-                        return (id, try await client.migrate(sent, options: CallOptions(timeout: timeout)))
-                    } catch {
-                        throw RPCError((error as? RPCError)?.code ?? .internal, "\(phase) on shard \(id): \(error)", cause: error)
+                    // A shard that just joined answers UNAVAILABLE until its tables exist: wait for it (up to ~15 s).
+                    var attempt = 0
+                    while true {
+                        do {
+                            return (id, try await client.migrate(sent, options: CallOptions(timeout: timeout)))
+                        } catch let error as RPCError where error.code == .unavailable && phase == .prepare && attempt < 60 {
+                            attempt += 1
+                            try await Task.sleep(for: .milliseconds(250))
+                        } catch {
+                            throw RPCError((error as? RPCError)?.code ?? .internal, "\(phase) on shard \(id): \(error)", cause: error)
+                        }
                     }
                 }
             }
@@ -80,17 +87,17 @@ extension JobScheduler {
 
     /// Prepares every shard, then has the old owners copy the moving rows.
     func copyForReshard(_ plan: ReshardPlan) async {
-        let start = clock.now
         do {
             let clients = try migrationClients(plan)
             _ = try await migrate(.prepare, plan: plan, on: plan.participants, clients: clients, timeout: .seconds(30))
+            let start = clock.now
             console.line("reshard: \(plan.target.shardIDs.count) shards ready; copying rows to their new owners while training goes on")
             let answers = try await migrate(.copy, plan: plan, on: plan.source.shardIDs, clients: clients, timeout: .seconds(3600))
             guard coordinator.reshard?.plan == plan else { return }
             let seconds = (clock.now - start).seconds
             let rows = answers.values.reduce(UInt64(0)) { $0 + $1.rows }
             let bytes = answers.values.reduce(UInt64(0)) { $0 + $1.bytes }
-            let held = answers.values.reduce(UInt64(0)) { $0 + $1.heldRows }
+            let held = answers.values.reduce(UInt64(0)) { $0 + $1.rowsBefore }
             reshardResult.movedRows = rows
             reshardResult.totalRows = held
             reshardResult.copySeconds = seconds

@@ -34,6 +34,7 @@ extension ShardService {
             let (rows, bytes) = try await copyMovingRows(to: target)
             response.rows = rows
             response.bytes = bytes
+            if let served = routing.withLock({ $0 }) { response.rowsBefore = UInt64(checksum(ownedUnder: served).rows) }
         case .commit:
             try commitMigration(to: target, into: &response)
         case .abort:

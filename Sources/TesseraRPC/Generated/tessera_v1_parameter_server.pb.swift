@@ -791,6 +791,7 @@ public nonisolated struct Tessera_V1_MigrateResponse: Sendable {
 
   public var checksumAfter: UInt64 = 0
 
+  /// COPY and COMMIT: rows this shard owns under the map it served (before the switch).
   public var rowsBefore: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
