@@ -1019,7 +1019,7 @@ public actor JobScheduler: SchedulerService {
         let start = clock.now
         var request = Tessera_V1_PromoteRequest()
         request.shardID = shard
-        request.shardMap = routing.message
+        request.shardMapVersion = routing.version
         var failure: (any Error)?
         for attempt in 1...3 {
             do {

@@ -122,7 +122,7 @@ import TesseraServer
             let promoted = ShardRouting(version: 2, addresses: [0: pair.followerServer.address], virtualNodes: 16, seed: 7)
             var promote = Tessera_V1_PromoteRequest()
             promote.shardID = 0
-            promote.shardMap = promoted.message
+            promote.shardMapVersion = promoted.version
             let answer = try await direct.promote(promote)
             #expect(answer.rows == UInt64(97 + 99 + 97))
             #expect(!pair.follower.isFollowing && pair.follower.routingVersion == 2)

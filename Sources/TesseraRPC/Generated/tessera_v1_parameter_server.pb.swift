@@ -637,8 +637,9 @@ public nonisolated struct Tessera_V1_ReplicateResponse: Sendable {
 }
 
 /// Makes a follower its shard's leader (the scheduler promotes it when the
-/// leader died). The follower then serves Pull and Push under `shard_map`, in
-/// which this shard's address is the follower's own.
+/// leader died). The follower then serves Pull and Push routed with
+/// `shard_map_version`: the map in which this shard's address is the
+/// follower's own (keys stay where they were; only the address changed).
 public nonisolated struct Tessera_V1_PromoteRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -646,20 +647,11 @@ public nonisolated struct Tessera_V1_PromoteRequest: Sendable {
 
   public var shardID: UInt32 = 0
 
-  public var shardMap: Tessera_V1_ShardMap {
-    get {_shardMap ?? Tessera_V1_ShardMap()}
-    set {_shardMap = newValue}
-  }
-  /// Returns true if `shardMap` has been explicitly set.
-  public var hasShardMap: Bool {self._shardMap != nil}
-  /// Clears the value of `shardMap`. Subsequent reads from it will return its default value.
-  public mutating func clearShardMap() {self._shardMap = nil}
+  public var shardMapVersion: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
-
-  fileprivate var _shardMap: Tessera_V1_ShardMap? = nil
 }
 
 public nonisolated struct Tessera_V1_PromoteResponse: Sendable {
@@ -1734,7 +1726,7 @@ nonisolated extension Tessera_V1_ReplicateResponse: SwiftProtobuf.Message, Swift
 
 nonisolated extension Tessera_V1_PromoteRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PromoteRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}shard_id\0\u{3}shard_map\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}shard_id\0\u{3}shard_map_version\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1743,29 +1735,25 @@ nonisolated extension Tessera_V1_PromoteRequest: SwiftProtobuf.Message, SwiftPro
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt32Field(value: &self.shardID) }()
-      case 2: try { try decoder.decodeSingularMessageField(value: &self._shardMap) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.shardMapVersion) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
     if self.shardID != 0 {
       try visitor.visitSingularUInt32Field(value: self.shardID, fieldNumber: 1)
     }
-    try { if let v = self._shardMap {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
-    } }()
+    if self.shardMapVersion != 0 {
+      try visitor.visitSingularUInt64Field(value: self.shardMapVersion, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Tessera_V1_PromoteRequest, rhs: Tessera_V1_PromoteRequest) -> Bool {
     if lhs.shardID != rhs.shardID {return false}
-    if lhs._shardMap != rhs._shardMap {return false}
+    if lhs.shardMapVersion != rhs.shardMapVersion {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
