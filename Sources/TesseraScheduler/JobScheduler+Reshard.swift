@@ -59,7 +59,7 @@ extension JobScheduler {
                          clients: [UInt32: ParameterServerClient], timeout: Duration) async throws -> [UInt32: Tessera_V1_MigrateResponse] {
         var request = Tessera_V1_MigrateRequest()
         request.phase = phase
-        request.target = plan.target.message
+        request.setTarget(plan.target)
         let sent = request
         return try await withThrowingTaskGroup(of: (UInt32, Tessera_V1_MigrateResponse).self) { group in
             for id in ids {

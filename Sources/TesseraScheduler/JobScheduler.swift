@@ -637,6 +637,28 @@ public actor JobScheduler: SchedulerService {
                                     dim: context.model.vectorDim, onlyIfAbsent: false)
     }
 
+    /// Fits the ranking stage on the validation users' candidates under `snapshot` and
+    /// writes the kept weights to the shards (serving uses them from then on).
+    private func fitRankingStage(_ ranker: Ranker, snapshot: Snapshot, context: EvaluationContext,
+                                 parameters: ShardedParameterClient) async throws {
+        guard let part = context.valid.first, context.valid.count == 1, let users = snapshot.queries[part.name] else {
+            console.line("ranking stage: not fitted (it needs one full-ranking validation split)")
+            return
+        }
+        let lists = try RankingStage.candidateLists(part, userVectors: users, itemVectors: snapshot.itemVectors,
+                                                    candidates: config.ranking.candidates, dim: context.model.vectorDim)
+        var fitting = RankerFitting()
+        fitting.epochs = config.ranking.epochs
+        fitting.k = config.evaluation.k
+        fitting.seed = config.training.seed
+        if let dense = config.table(named: ranker.dense.table) { fitting.optimizer = dense.optimizer }
+        let (weights, report) = try await fitting.fit(ranker, initial: ranker.initialParameters(seed: config.training.seed), lists: lists)
+        try await parameters.assign(table: ranker.dense.table, keys: ranker.dense.keys, values: ranker.dense.blocks(weights),
+                                    dim: ranker.dense.blockSize, onlyIfAbsent: false)
+        let curve = report.checkNDCG.map { String(format: "%.4f", $0) }.joined(separator: " ")
+        console.line("ranking stage: fitted on \(report.fitLists) validation users' top \(config.ranking.candidates), checked on \(report.checkLists); check ndcg@\(fitting.k) by epoch (0 = retrieval order): \(curve); kept epoch \(report.bestEpoch)")
+    }
+
     /// Two-stage metrics: each user's top `candidates` by retrieval score, re-scored by the ranker.
     @concurrent
     private static func twoStage(_ part: EvaluationPart, snapshot: Snapshot, ranker: Ranker, candidates: Int, k: Int, dim: Int,
@@ -820,6 +842,7 @@ public actor JobScheduler: SchedulerService {
             }
             if let ranker = Ranker.make(config: config, train: context.data.train, scenarios: max(1, context.data.scenarioNames.count)),
                let part = context.test.first, context.test.count == 1 {
+                try await fitRankingStage(ranker, snapshot: best, context: context, parameters: parameters)
                 let twoStage = try await Self.twoStage(part, snapshot: best, ranker: ranker, candidates: config.ranking.candidates,
                                                        k: k, dim: context.model.vectorDim, parameters: parameters)
                 summary.testTwoStage = twoStage
@@ -1030,7 +1053,7 @@ public actor JobScheduler: SchedulerService {
         let start = clock.now
         var request = Tessera_V1_PromoteRequest()
         request.shardID = shard
-        request.shardMap = routing.message
+        request.shardMapVersion = routing.version
         var failure: (any Error)?
         for attempt in 1...3 {
             do {

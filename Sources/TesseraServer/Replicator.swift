@@ -41,7 +41,7 @@ public final class Replicator: Sendable {
     /// - Parameters:
     ///   - deadline: how long one batch may take before the follower counts as lost.
     ///   - onLost: reports the loss (e.g. to the scheduler); a throw fails the caller's request.
-    public init(security: ClientSecurity = .insecure, deadline: Duration = .seconds(2), logger: Logger,
+    public init(security: ClientSecurity = .insecure, deadline: Duration = .seconds(5), logger: Logger,
                 onLost: @escaping @Sendable (String) async throws -> Void = { _ in }) {
         self.security = security
         self.deadline = deadline

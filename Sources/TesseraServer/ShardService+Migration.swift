@@ -25,7 +25,7 @@ extension ShardService {
     public func migrate(_ request: Tessera_V1_MigrateRequest, context: ServerContext) async throws -> Tessera_V1_MigrateResponse {
         try checkLeading()
         let started = ContinuousClock.now
-        let target = try ShardRouting(request.target)
+        let target = try request.targetRouting()
         var response = Tessera_V1_MigrateResponse()
         switch request.phase {
         case .prepare:

@@ -174,13 +174,20 @@ extension ShardService {
         guard request.shardID == shardID else {
             throw RPCError(.failedPrecondition, "shard_id: this process is shard \(shardID)'s, not shard \(request.shardID)'s")
         }
-        let routing = try ShardRouting(request.shardMap)
+        guard var routing = self.routing.withLock({ $0 }) else {
+            throw RPCError(.unavailable, "shard \(shardID) has no shard map yet; retry shortly")
+        }
         if isFollowing {
             followingFlag.store(false, ordering: .releasing)
             for table in tables.values { table.resetReplicaVersions() }
         }
-        let current = self.routing.withLock { $0?.version ?? 0 }
-        if routing.version > current { update(routing: routing) }
+        // Promotion moves no key: the map it names differs only in this shard's address (ours now) and
+        // follower; the full map arrives with the next heartbeat.
+        if request.shardMapVersion > routing.version {
+            routing.version = request.shardMapVersion
+            routing.followers[shardID] = nil
+            update(routing: routing)
+        }
         var response = Tessera_V1_PromoteResponse()
         response.rows = UInt64(tables.values.reduce(0) { $0 + $1.rowCount })
         return response

@@ -45,7 +45,7 @@ public struct WorkerRole: Sendable {
         for table in config.tables { dims[table.name] = table.dim }
         let model = try RetrievalModel.make(config: config, data: data)
         var trainer = model.trainer(config: config, data: data, dims: dims, seed: config.training.seed,
-                                    workerID: Int(membership.memberID), workerCount: Int(membership.memberCount))
+                                    workerID: Int(membership.memberID))
         logger.info("loaded data", metadata: [
             "examples": "\(data.train.count)", "items": "\(data.items.count)", "skipped_lines": "\(data.skippedLines)",
             "seconds": "\(String(format: "%.2f", (clock.now - loadStart).seconds))",

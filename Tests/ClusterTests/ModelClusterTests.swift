@@ -14,6 +14,7 @@ import Glibc
         var popularity: [String: [String: Double]]
         var testByPart: [String: [String: Double]]
         var popularityByPart: [String: [String: Double]]
+        var testTwoStage: [String: Double]?
         var epochs: [Epoch]
     }
 
@@ -195,6 +196,30 @@ import Glibc
             #expect((metrics["ndcg@10"] ?? 0) > popular * 1.5, "\(part): \(metrics) vs popularity \(popular)")
         }
         #expect(launch.stdout.contains("test scenario-1 (epoch"))
+    }
+
+    @Test func rankingStageIsFittedOnValidationCandidatesAndJudgedOnTest() async throws {
+        let dir = try Harness.temporaryDirectory()
+        let config = try Self.config(in: dir, """
+            data:
+              synthetic: {users: 600, items: 300, interactions_per_user: 25, seed: 3}
+            model: {kind: bpr_mf, negatives: 4}
+            tables:
+              - {name: user, dim: 16, optimizer: {kind: adagrad, learning_rate: 0.1}}
+              - {name: item, dim: 16, optimizer: {kind: adagrad, learning_rate: 0.1}}
+              - {name: dense, dim: 256, optimizer: {kind: adam, learning_rate: 0.003}, init: {kind: zeros}}
+            ranking: {enabled: true, candidates: 50, epochs: 3, hidden: [16]}
+            training: {epochs: 4, batch_size: 512, patience: 0}
+            """)
+        let launch = try Spawned(["launch", config, "--summary", "summary.json", "--run-dir", "run"], in: dir)
+        #expect(await launch.wait(timeout: .seconds(240)) == 0, "\(launch.stdout)\n\(launch.stderr)")
+        let fitted = launch.stdout.split(separator: "\n").first { $0.hasPrefix("ranking stage: fitted on") }
+        #expect(fitted?.contains("validation users' top 50") == true && fitted?.contains("kept epoch") == true, "\(launch.stdout)")
+        let summary = try Self.summary(dir)
+        let twoStage = try #require(summary.testTwoStage?["ndcg@10"], "no two-stage metrics: \(launch.stdout)")
+        let popular = try #require(summary.popularity["test"]?["ndcg@10"])
+        #expect(twoStage > popular * 1.2, "two-stage ndcg@10 \(twoStage) vs popularity \(popular)")
+        #expect(launch.stdout.contains("test, retrieval + ranking of the top 50"))
     }
 
     @Test func evaluationEveryNEpochsSkipsTheOthersButAlwaysTheLast() async throws {

@@ -61,7 +61,7 @@ import TesseraServer
                         on ids: [UInt32]) async throws -> [Tessera_V1_MigrateResponse] {
         var request = Tessera_V1_MigrateRequest()
         request.phase = phase
-        request.target = target.message
+        request.setTarget(target)
         let sent = request
         return try await withThrowingTaskGroup(of: Tessera_V1_MigrateResponse.self) { group in
             for id in ids {

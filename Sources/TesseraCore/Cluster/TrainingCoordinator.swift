@@ -416,6 +416,8 @@ public struct TrainingCoordinator: Sendable {
     /// worker's epoch is redone on the current rows. Outside training, or for an
     /// online worker, the job fails as before.
     public mutating func memberLost(role: MemberRole, id: UInt32, reason: String, now: Double) -> [Directive] {
+        // After training the shards still serve: a dead leader's follower takes over then too.
+        if role == .server, !isOver || phase == .finished, let promotion = promote(shard: id, reason: reason, now: now) { return promotion }
         guard !isOver else { return [] }
         if role == .server, retired.contains(where: { $0.id == id }) && !servers.contains(where: { $0.id == id }) {
             retired.removeAll { $0.id == id }
@@ -427,7 +429,6 @@ public struct TrainingCoordinator: Sendable {
             if role == .server && Int(id) >= shardCount { return aborted }
             return aborted + memberLost(role: role, id: id, reason: reason, now: now)
         }
-        if role == .server, let promotion = promote(shard: id, reason: reason, now: now) { return promotion }
         if role == .follower {
             followers.removeAll { $0.id == id }
             followersInSync.remove(id)

@@ -460,6 +460,7 @@ extension RankingSettings {
         if let hiddenNode = try node.child("hidden") { hidden = try hiddenNode.widths() }
         candidates = try node.int("candidates", default: candidates, in: 1...100_000)
         denseTable = try node.string("dense_table", default: denseTable)
+        epochs = try node.int("epochs", default: epochs, in: 1...10_000)
         try node.rejectUnknownKeys()
     }
 }

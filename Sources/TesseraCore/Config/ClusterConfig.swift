@@ -389,8 +389,11 @@ public struct RankingSettings: Sendable, Codable, Hashable {
     public var hidden = [64, 32]
     /// Retrieval candidates re-ranked per request (and per user in evaluation).
     public var candidates = 100
-    /// The dense table holding the ranker's weights as blocks (declared under `tables`).
+    /// The dense table holding the ranker's weights as blocks (declared under `tables`);
+    /// its optimizer fits them.
     public var denseTable = "dense"
+    /// Passes over the validation users' candidate lists when fitting (`RankerFitting`).
+    public var epochs = 10
 
     public init() {}
 }

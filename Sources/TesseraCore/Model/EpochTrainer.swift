@@ -19,18 +19,15 @@ extension RetrievalModel {
     /// - Parameters:
     ///   - dims: every table's row dimension.
     ///   - seed: the job's training seed; workers mix in their id where order must differ.
-    ///   - workerCount: workers in the job (the ranking stage's popularity counts scale by it).
     public func trainer(config: ClusterConfig, data: PreparedData, dims: [String: Int], seed: UInt64,
-                        workerID: Int, workerCount: Int) -> any EpochTrainer {
+                        workerID: Int) -> any EpochTrainer {
         let batchSize = config.training.batchSize
         let workerSeed = Hashing.combine(seed, UInt64(workerID))
         switch self {
         case .matrixFactorization(let settings, let dim):
-            let ranker = Ranker.make(config: config, train: data.train, scenarios: max(1, data.scenarioNames.count),
-                                     countScale: Double(workerCount))
+            // The ranking stage is fitted after retrieval, by the scheduler (`RankerFitting`).
             return MFEpochTrainer(trainer: MFTrainer(model: settings, dim: dim, batchSize: batchSize, seed: workerSeed,
-                                                     train: data.train, items: data.items),
-                                  ranker: ranker, dims: dims)
+                                                     train: data.train, items: data.items))
         case .sasrec(let model):
             // Negatives and user order are functions of (seed, epoch, user), not of the worker.
             let sequences = SequenceData(split: SplitData(train: data.train), items: data.items)
@@ -45,31 +42,20 @@ extension RetrievalModel {
     }
 }
 
-/// Matrix factorization, and the ranking stage on the same examples when configured.
+/// Matrix factorization.
 public struct MFEpochTrainer: EpochTrainer {
     var trainer: MFTrainer
-    let ranker: Ranker?
-    let dims: [String: Int]
-    var epoch = 0
 
     public var exampleCount: Int { trainer.exampleCount }
     public var stepsPerEpoch: Int { trainer.stepsPerEpoch }
 
     public mutating func beginEpoch(_ epoch: Int) {
-        self.epoch = epoch
         trainer.beginEpoch(epoch)
     }
 
     public mutating func trainStep(_ step: Int, on parameters: some ParameterAccess) async throws -> StepStats? {
         guard let batch = trainer.batch(step: step) else { return nil }
-        var stats = try await trainer.train(batch, on: parameters)
-        if let ranker {
-            // The ranking stage learns from the same positives and negatives; its loss is not reported.
-            let ranked = try await ShardedStep.train(ranker, batch: Ranker.batch(from: batch), dims: dims,
-                                                     seed: Hashing.combine(UInt64(epoch), UInt64(step)), on: parameters)
-            stats.communicationSeconds += ranked.communicationSeconds
-        }
-        return stats
+        return try await trainer.train(batch, on: parameters)
     }
 }
 

@@ -9,8 +9,10 @@ import Foundation
 /// log training frequency, and a one-hot scenario. The score is residual,
 /// `u·v + MLP(features)`, with the MLP's output layer starting at zero, so an
 /// untrained ranker ranks exactly as retrieval does and training learns
-/// corrections. It is trained with the logistic loss on positives and
-/// negatives; its weights are dense blocks on the shards.
+/// corrections. It is trained on labelled examples with the logistic loss, or on
+/// candidate lists with the listwise softmax loss (`RankerFitting`: retrieval's
+/// top candidates for held-out interactions); its weights are dense blocks on
+/// the shards.
 public struct Ranker: ShardedModel {
     /// One example: the vectors are taken from the pulled rows.
     public struct Example: Sendable, Hashable {
@@ -30,9 +32,14 @@ public struct Ranker: ShardedModel {
 
     public struct Batch: Sendable {
         public var examples: [Example]
+        /// Candidate lists as ranges of `examples` (nil: independent examples). A list is
+        /// trained with the listwise softmax loss; lists without a positive carry no loss.
+        public var lists: [Range<Int>]?
 
-        public init(examples: [Example]) {
+        public init(examples: [Example], lists: [Range<Int>]? = nil) {
+            precondition(lists?.allSatisfy { $0.lowerBound >= 0 && $0.upperBound <= examples.count } ?? true, "a list outside the examples")
             self.examples = examples
+            self.lists = lists
         }
     }
 
@@ -88,14 +95,35 @@ public struct Ranker: ShardedModel {
         let (logits, cache) = mlp.forward(x, parameters: parameters, mode: .training(seed: seed))
         var loss = 0.0
         var dLogits = Matrix(rows: logits.rows, cols: 1)
-        for (i, example) in batch.examples.enumerated() {
-            let z = logits[i, 0] + x[i, 3 * dim]
-            loss += Double(example.label == 1 ? MatrixFactorization.softplus(-z) : MatrixFactorization.softplus(z))
-            dLogits[i, 0] = MatrixFactorization.sigmoid(z) - example.label
+        let z = (0..<logits.rows).map { logits[$0, 0] + x[$0, 3 * dim] }
+        var examples = batch.examples.count
+        if let lists = batch.lists {
+            // Listwise: −(1/P) Σ_{positives p} log softmax(z over the list)_p, shift-invariant,
+            // so the ranker learns the order within retrieval's candidates, not a calibration.
+            examples = 0
+            for list in lists {
+                let positives = list.reduce(Float(0)) { $0 + batch.examples[$1].label }
+                guard positives > 0 else { continue }
+                let top = list.map { z[$0] }.max()!
+                let total = list.reduce(0.0) { $0 + exp(Double(z[$1] - top)) }
+                for i in list {
+                    let p = Float(exp(Double(z[i] - top)) / total)
+                    dLogits[i, 0] = p - batch.examples[i].label / positives
+                    if batch.examples[i].label > 0 {
+                        loss -= Double(batch.examples[i].label / positives) * (Double(z[i] - top) - log(total))
+                    }
+                }
+                examples += 1
+            }
+        } else {
+            for (i, example) in batch.examples.enumerated() {
+                loss += Double(example.label == 1 ? MatrixFactorization.softplus(-z[i]) : MatrixFactorization.softplus(z[i]))
+                dLogits[i, 0] = MatrixFactorization.sigmoid(z[i]) - example.label
+            }
         }
         var gradients = layout.zeros()
         _ = mlp.backward(dLogits, cache: cache, parameters: parameters, gradients: &gradients)
-        return ModelStep(gradients: [dense.table: dense.blocks(gradients)], lossSum: loss, examples: batch.examples.count)
+        return ModelStep(gradients: [dense.table: dense.blocks(gradients)], lossSum: loss, examples: examples)
     }
 
     /// Click logits of `items` for one user (vector `user`) in `scenario`, given the items' vectors (row-major).
@@ -143,29 +171,13 @@ extension Ranker {
     ///
     /// - Parameters:
     ///   - train: training interactions, for the items' popularity feature.
-    ///   - countScale: multiplies the counts (a worker that sees 1/M of the users passes M).
-    public static func make(config: ClusterConfig, train: [Interaction], scenarios: Int, countScale: Double = 1) -> Ranker? {
+    public static func make(config: ClusterConfig, train: [Interaction], scenarios: Int) -> Ranker? {
         guard config.ranking.enabled, let user = config.table(named: config.model.userTable),
               let dense = config.table(named: config.ranking.denseTable) else { return nil }
         var counts: [UInt64: Int] = [:]
         for interaction in train { counts[interaction.item, default: 0] += 1 }
-        let popularity = counts.mapValues { Float(log1p(Double($0) * countScale)) }
+        let popularity = counts.mapValues { Float(log1p(Double($0))) }
         return Ranker(dim: user.dim, scenarios: scenarios, hidden: config.ranking.hidden, userTable: config.model.userTable,
                       itemTable: config.model.itemTable, denseTable: dense.name, blockSize: dense.dim, popularity: popularity)
-    }
-
-    /// Ranking examples from a matrix-factorization batch: its positives (label 1) and the
-    /// retrieval model's sampled negatives (label 0).
-    public static func batch(from mf: MFBatch) -> Batch {
-        var examples: [Example] = []
-        examples.reserveCapacity(mf.count * (1 + mf.negativesPerPositive))
-        for e in 0..<mf.count {
-            let user = mf.userKeys[Int(mf.users[e])]
-            examples.append(Example(user: user, item: mf.itemKeys[Int(mf.positives[e])], label: 1))
-            for j in 0..<mf.negativesPerPositive {
-                examples.append(Example(user: user, item: mf.itemKeys[Int(mf.negatives[e * mf.negativesPerPositive + j])], label: 0))
-            }
-        }
-        return Batch(examples: examples)
     }
 }

@@ -702,8 +702,9 @@ public nonisolated struct Tessera_V1_ReplicateResponse: Sendable {
 }
 
 /// Makes a follower its shard's leader (the scheduler promotes it when the
-/// leader died). The follower then serves Pull and Push under `shard_map`, in
-/// which this shard's address is the follower's own.
+/// leader died). The follower then serves Pull and Push routed with
+/// `shard_map_version`: the map in which this shard's address is the
+/// follower's own (keys stay where they were; only the address changed).
 public nonisolated struct Tessera_V1_PromoteRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -711,20 +712,11 @@ public nonisolated struct Tessera_V1_PromoteRequest: Sendable {
 
   public var shardID: UInt32 = 0
 
-  public var shardMap: Tessera_V1_ShardMap {
-    get {_shardMap ?? Tessera_V1_ShardMap()}
-    set {_shardMap = newValue}
-  }
-  /// Returns true if `shardMap` has been explicitly set.
-  public var hasShardMap: Bool {self._shardMap != nil}
-  /// Clears the value of `shardMap`. Subsequent reads from it will return its default value.
-  public mutating func clearShardMap() {self._shardMap = nil}
+  public var shardMapVersion: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
-
-  fileprivate var _shardMap: Tessera_V1_ShardMap? = nil
 }
 
 public nonisolated struct Tessera_V1_PromoteResponse: Sendable {
@@ -747,21 +739,23 @@ public nonisolated struct Tessera_V1_MigrateRequest: Sendable {
 
   public var phase: Tessera_V1_MigratePhase = .prepare
 
-  /// The shard map being moved to; its version is above the one served.
-  public var target: Tessera_V1_ShardMap {
-    get {_target ?? Tessera_V1_ShardMap()}
-    set {_target = newValue}
-  }
-  /// Returns true if `target` has been explicitly set.
-  public var hasTarget: Bool {self._target != nil}
-  /// Clears the value of `target`. Subsequent reads from it will return its default value.
-  public mutating func clearTarget() {self._target = nil}
+  /// The shard map being moved to (the fields of scheduler.proto's ShardMap,
+  /// inlined so this file imports nothing); its version is above the one served.
+  public var targetVersion: UInt64 = 0
+
+  /// One entry per shard of the target: its id and "host:port", in the same order.
+  public var targetShardIds: [UInt32] = []
+
+  public var targetAddresses: [String] = []
+
+  /// Virtual nodes per shard and ring seed: with the ids they fix key placement.
+  public var targetVirtualNodes: UInt32 = 0
+
+  public var targetRingSeed: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
-
-  fileprivate var _target: Tessera_V1_ShardMap? = nil
 }
 
 public nonisolated struct Tessera_V1_MigrateResponse: Sendable {
@@ -1867,7 +1861,7 @@ nonisolated extension Tessera_V1_ReplicateResponse: SwiftProtobuf.Message, Swift
 
 nonisolated extension Tessera_V1_PromoteRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PromoteRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}shard_id\0\u{3}shard_map\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}shard_id\0\u{3}shard_map_version\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1876,29 +1870,25 @@ nonisolated extension Tessera_V1_PromoteRequest: SwiftProtobuf.Message, SwiftPro
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt32Field(value: &self.shardID) }()
-      case 2: try { try decoder.decodeSingularMessageField(value: &self._shardMap) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.shardMapVersion) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
     if self.shardID != 0 {
       try visitor.visitSingularUInt32Field(value: self.shardID, fieldNumber: 1)
     }
-    try { if let v = self._shardMap {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
-    } }()
+    if self.shardMapVersion != 0 {
+      try visitor.visitSingularUInt64Field(value: self.shardMapVersion, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Tessera_V1_PromoteRequest, rhs: Tessera_V1_PromoteRequest) -> Bool {
     if lhs.shardID != rhs.shardID {return false}
-    if lhs._shardMap != rhs._shardMap {return false}
+    if lhs.shardMapVersion != rhs.shardMapVersion {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1936,7 +1926,7 @@ nonisolated extension Tessera_V1_PromoteResponse: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Tessera_V1_MigrateRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".MigrateRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}phase\0\u{1}target\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}phase\0\u{3}target_version\0\u{3}target_shard_ids\0\u{3}target_addresses\0\u{3}target_virtual_nodes\0\u{3}target_ring_seed\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1945,29 +1935,45 @@ nonisolated extension Tessera_V1_MigrateRequest: SwiftProtobuf.Message, SwiftPro
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularEnumField(value: &self.phase) }()
-      case 2: try { try decoder.decodeSingularMessageField(value: &self._target) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.targetVersion) }()
+      case 3: try { try decoder.decodeRepeatedUInt32Field(value: &self.targetShardIds) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.targetAddresses) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.targetVirtualNodes) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.targetRingSeed) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
     if self.phase != .prepare {
       try visitor.visitSingularEnumField(value: self.phase, fieldNumber: 1)
     }
-    try { if let v = self._target {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
-    } }()
+    if self.targetVersion != 0 {
+      try visitor.visitSingularUInt64Field(value: self.targetVersion, fieldNumber: 2)
+    }
+    if !self.targetShardIds.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.targetShardIds, fieldNumber: 3)
+    }
+    if !self.targetAddresses.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.targetAddresses, fieldNumber: 4)
+    }
+    if self.targetVirtualNodes != 0 {
+      try visitor.visitSingularUInt32Field(value: self.targetVirtualNodes, fieldNumber: 5)
+    }
+    if self.targetRingSeed != 0 {
+      try visitor.visitSingularUInt64Field(value: self.targetRingSeed, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Tessera_V1_MigrateRequest, rhs: Tessera_V1_MigrateRequest) -> Bool {
     if lhs.phase != rhs.phase {return false}
-    if lhs._target != rhs._target {return false}
+    if lhs.targetVersion != rhs.targetVersion {return false}
+    if lhs.targetShardIds != rhs.targetShardIds {return false}
+    if lhs.targetAddresses != rhs.targetAddresses {return false}
+    if lhs.targetVirtualNodes != rhs.targetVirtualNodes {return false}
+    if lhs.targetRingSeed != rhs.targetRingSeed {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -40,3 +40,32 @@ extension ShardRouting {
         return map
     }
 }
+
+extension Tessera_V1_MigrateRequest {
+    /// Sets the target map fields (a `ShardMap`, inlined) from `routing`.
+    public mutating func setTarget(_ routing: ShardRouting) {
+        targetVersion = routing.version
+        targetShardIds = routing.shardIDs
+        targetAddresses = routing.shardIDs.map { routing.addresses[$0] ?? "" }
+        targetVirtualNodes = UInt32(routing.ring.virtualNodes)
+        targetRingSeed = routing.ring.seed
+    }
+
+    /// The target map; throws `RPCError` as for a `ShardMap`, or when ids and addresses differ in number.
+    public func targetRouting() throws -> ShardRouting {
+        guard targetShardIds.count == targetAddresses.count else {
+            throw RPCError(.invalidArgument, "target_addresses: \(targetAddresses.count) addresses for \(targetShardIds.count) target_shard_ids")
+        }
+        var map = Tessera_V1_ShardMap()
+        map.version = targetVersion
+        map.virtualNodes = targetVirtualNodes
+        map.ringSeed = targetRingSeed
+        map.shards = zip(targetShardIds, targetAddresses).map { id, address in
+            var endpoint = Tessera_V1_ShardEndpoint()
+            endpoint.shardID = id
+            endpoint.address = address
+            return endpoint
+        }
+        return try ShardRouting(map)
+    }
+}

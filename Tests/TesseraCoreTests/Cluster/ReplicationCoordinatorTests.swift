@@ -91,4 +91,22 @@ import TesseraCore
         }
         #expect(unnamed?.message.contains("name the shard") == true)
     }
+
+    @Test func afterTrainingAReportedDeadLeaderIsStillReplaced() throws {
+        var c = try training()
+        for epoch in 2...4 {
+            _ = c.workerFinished(id: 0, epoch: epoch, now: 3)
+            _ = c.workerFinished(id: 1, epoch: epoch, now: 3)
+            _ = c.evaluationFinished(epoch: epoch, stop: false)
+        }
+        #expect(c.phase == .finished)
+        let directives = c.memberLost(role: .server, id: 0, reason: "server 0 exited (seen by the launcher)", now: 20)
+        guard case .promoteFollower(0, "f:0", let routing, _)? = directives.first else {
+            Issue.record("expected a promotion, got \(directives)")
+            return
+        }
+        #expect(routing.addresses[0] == "f:0" && c.phase == .finished)
+        // Without a follower left for that shard, a second death changes nothing after training (as before).
+        #expect(c.memberLost(role: .server, id: 0, reason: "again", now: 21).isEmpty)
+    }
 }

@@ -98,6 +98,15 @@ import TesseraCore
         #expect(ranking.contains("ranking") && ranking.contains("does not support"), "\(ranking)")
     }
 
+    @Test func shippedRankingConfigLoads() throws {
+        let path = ClusterConfigTests.repositoryRoot.appendingPathComponent("Cluster/movielens-ranking.yaml").path
+        let config = try ClusterConfig.load(path: path)
+        #expect(config.model.kind == .bprMF && config.ranking.enabled && config.ranking.candidates == 100 && config.ranking.epochs == 10)
+        #expect(config.table(named: config.ranking.denseTable)?.dim == 256)
+        let unknown = message("model: {kind: bpr_mf}\nranking: {enabled: true, epoch: 3}\n\(Self.sasrecTables)")
+        #expect(unknown.contains("ranking.epoch"), "\(unknown)")
+    }
+
     @Test(arguments: ["amazon-games", "movielens-two-tower", "movielens-scenarios", "synthetic-scenarios"])
     func shippedModelConfigsLoad(name: String) throws {
         let path = ClusterConfigTests.repositoryRoot.appendingPathComponent("Cluster/\(name).yaml").path

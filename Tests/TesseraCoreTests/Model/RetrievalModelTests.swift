@@ -55,7 +55,7 @@ import TesseraCore
         let data = try PreparedData.load(config.data, split: config.split)
         let model = try RetrievalModel.make(config: config, data: data)
         let dims = Dictionary(uniqueKeysWithValues: config.tables.map { ($0.name, $0.dim) })
-        var trainer = model.trainer(config: config, data: data, dims: dims, seed: 1, workerID: 0, workerCount: 1)
+        var trainer = model.trainer(config: config, data: data, dims: dims, seed: 1, workerID: 0)
         #expect(trainer.exampleCount == data.train.count)
         #expect(trainer.stepsPerEpoch == (data.train.count + 31) / 32)
         let parameters = try LocalParameters(specs: config.tables)

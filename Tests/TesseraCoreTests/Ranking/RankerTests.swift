@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import TesseraCore
 
@@ -36,6 +37,40 @@ import TesseraCore
         #expect(report.passed, "\(report)")
         // Only the ranker's own weights train: user and item rows get no gradient.
         #expect(try step(initial).gradients.keys.sorted() == ["dense"])
+    }
+
+    @Test func listwiseGradientMatchesFiniteDifferencesAndItsLossIsTheListSoftmax() throws {
+        var rng = SplitMix64(seed: 6)
+        let users = (0..<6).map { _ in rng.nextGaussian() }
+        let items = (0..<9).map { _ in rng.nextGaussian() }
+        let popularity: [UInt64: Float] = [10: 2, 11: 0.5, 12: 1]
+        let listwise = Ranker(dim: 3, scenarios: 2, hidden: [5], userTable: "user", itemTable: "item", denseTable: "dense",
+                              blockSize: 16, denseFirstKey: 100, popularity: popularity)
+        // List 1: user 1, one positive of three; list 2: user 2, two positives of three; list 3: no positive.
+        let examples: [Ranker.Example] = [.init(user: 1, item: 10, label: 0), .init(user: 1, item: 11, label: 1),
+                                          .init(user: 1, item: 12, label: 0), .init(user: 2, item: 10, label: 1),
+                                          .init(user: 2, item: 12, label: 1), .init(user: 2, item: 11, label: 0),
+                                          .init(user: 1, item: 12, label: 0)]
+        let batch = Ranker.Batch(examples: examples, lists: [0..<3, 3..<6, 6..<7])
+        func step(_ parameters: [Float]) throws -> ModelStep {
+            try listwise.gradients(for: batch, rows: ["user": users, "item": items, "dense": listwise.dense.blocks(parameters)], seed: 1)
+        }
+        // Untrained, the scores are u·v: the loss is the lists' softmax cross-entropy over them.
+        func dot(_ user: Int, _ item: Int) -> Double { (0..<3).reduce(0.0) { $0 + Double(users[user * 3 + $1] * items[item * 3 + $1]) } }
+        func logSoftmax(_ scores: [Double], _ i: Int) -> Double { scores[i] - log(scores.reduce(0) { $0 + exp($1) }) }
+        let first = [dot(0, 0), dot(0, 1), dot(0, 2)], second = [dot(1, 0), dot(1, 2), dot(1, 1)]
+        let expected = -logSoftmax(first, 1) - 0.5 * (logSoftmax(second, 0) + logSoftmax(second, 1))
+        let initial = listwise.initialParameters(seed: 9)
+        let untrained = try step(initial)
+        #expect(abs(untrained.lossSum - expected) < 1e-4, "loss \(untrained.lossSum) vs \(expected)")
+        #expect(untrained.examples == 2, "lists with a positive count")
+        var moved = initial
+        for (i, noise) in (0..<initial.count).map({ _ in 0.3 * rng.nextGaussian() }).enumerated() { moved[i] += noise }
+        let analytic = listwise.dense.flatten(try #require(step(moved).gradients["dense"]))
+        let report = GradientCheck(tolerance: 2e-2, floor: 0.1, allowsKinks: true).check(moved, analytic: analytic) { parameters in
+            (try? step(parameters).lossSum) ?? .nan
+        }
+        #expect(report.passed, "\(report)")
     }
 
     @Test func untrainedRankerRanksAsRetrievalDoes() {

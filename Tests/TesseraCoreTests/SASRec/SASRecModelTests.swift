@@ -20,6 +20,11 @@ struct SASRecModelTests {
         negatives: [[6, 2, 4, 7], [0, 6], [1]],
         length: 4)
 
+    /// The batch of `batch` with negatives shared by every position instead: items 6, 0, 2
+    /// and 4, where 0 and 4 are also positives (left out of those positions' softmax).
+    static let sharedBatch = SASRecBatch(itemKeys: batch.itemKeys, length: 4, inputs: batch.inputs, positives: batch.positives,
+                                         negatives: [], sharedNegatives: [6, 0, 2, 4])
+
     @Test func keysAreTheBatchItemsAndEveryDenseBlock() {
         let model = Self.tiny()
         let keys = model.keys(for: Self.batch)
@@ -32,15 +37,20 @@ struct SASRecModelTests {
         #expect(encoding["dense"] == keys["dense"])
     }
 
-    @Test func gradientsMatchFiniteDifferencesEndToEnd() throws {
-        let model = Self.tiny()
-        let keys = model.keys(for: Self.batch)
+    /// Both losses: the paper's BCE on `batch`, sampled softmax on `sharedBatch`.
+    @Test(arguments: [SASRec.Loss.binaryCrossEntropy, .sampledSoftmax(negatives: 4)])
+    func gradientsMatchFiniteDifferencesEndToEnd(loss: SASRec.Loss) throws {
+        let model = SASRec(dim: 4, maxLength: 4, blocks: 2, heads: 2, dropout: 0.3, loss: loss,
+                           itemTable: "item", denseTable: "dense", blockSize: 64, denseFirstKey: 500)
+        let batch = loss == .binaryCrossEntropy ? Self.batch : Self.sharedBatch
+        let keys = model.keys(for: batch)
+        #expect(keys["item"] == batch.itemKeys)
         let itemRows = S.normal(keys["item"]!.count * model.dim, seed: 11, std: 0.5)
         var dense = model.initialDenseParameters(seed: 12)
         // Move gains and biases off 1 and 0 so a broken LayerNorm or bias gradient shows.
         for (i, noise) in S.normal(dense.count, seed: 13, std: 0.1).enumerated() { dense[i] += noise }
         func step(items: [Float], dense: [Float]) throws -> ModelStep {
-            try model.gradients(for: Self.batch, rows: ["item": items, "dense": model.dense.blocks(dense)], seed: 77)
+            try model.gradients(for: batch, rows: ["item": items, "dense": model.dense.blocks(dense)], seed: 77)
         }
         let analytic = try step(items: itemRows, dense: dense)
         #expect(analytic.examples == 7)
@@ -67,6 +77,10 @@ struct SASRecModelTests {
         let position = try #require(model.layout["position"])
         let positionGradient = Array(model.dense.flatten(blockGradient)[position.range])
         #expect((0..<4).allSatisfy { p in positionGradient[(p * 4)..<((p + 1) * 4)].contains { $0 != 0 } })
+        // Every shared negative is contrasted with some position, so each gets a gradient.
+        for n in batch.sharedNegatives {
+            #expect(itemGradient[(Int(n) * 4)..<(Int(n) * 4 + 4)].contains { $0 != 0 }, "negative \(n)")
+        }
     }
 
     @Test func dropoutIsSeeded() throws {
@@ -159,38 +173,6 @@ struct SASRecModelTests {
         }
         let difference = try loss(lastPositive: 9, lastNegative: 0) - loss(lastPositive: 5, lastNegative: 8)
         #expect(abs(difference - (term(9, 0) - term(5, 8))) < 1e-4, "\(difference) vs \(term(9, 0) - term(5, 8))")
-    }
-
-    /// The batch of `batch` with negatives shared by every position instead: items 6, 0, 2
-    /// and 4, where 0 and 4 are also positives (left out of those positions' softmax).
-    static let sharedBatch = SASRecBatch(itemKeys: batch.itemKeys, length: 4, inputs: batch.inputs, positives: batch.positives,
-                                         negatives: [], sharedNegatives: [6, 0, 2, 4])
-
-    @Test func sampledSoftmaxGradientsMatchFiniteDifferences() throws {
-        let model = SASRec(dim: 4, maxLength: 4, blocks: 2, heads: 2, dropout: 0.3, loss: .sampledSoftmax(negatives: 4),
-                           itemTable: "item", denseTable: "dense", blockSize: 64, denseFirstKey: 500)
-        let keys = model.keys(for: Self.sharedBatch)
-        #expect(keys["item"] == Self.sharedBatch.itemKeys)
-        let itemRows = S.normal(keys["item"]!.count * model.dim, seed: 31, std: 0.5)
-        var dense = model.initialDenseParameters(seed: 32)
-        for (i, noise) in S.normal(dense.count, seed: 33, std: 0.1).enumerated() { dense[i] += noise }
-        func step(items: [Float], dense: [Float]) throws -> ModelStep {
-            try model.gradients(for: Self.sharedBatch, rows: ["item": items, "dense": model.dense.blocks(dense)], seed: 78)
-        }
-        let analytic = try step(items: itemRows, dense: dense)
-        #expect(analytic.examples == 7)
-        let itemGradient = try #require(analytic.gradients["item"])
-        let checker = GradientCheck(step: 3e-3, tolerance: 2e-2, floor: 0.1, maxCoordinates: 300, allowsKinks: true)
-        let items = checker.check(itemRows, analytic: itemGradient) { v in (try? step(items: v, dense: dense).lossSum) ?? .nan }
-        let weights = checker.check(dense, analytic: model.dense.flatten(try #require(analytic.gradients["dense"]))) { v in
-            (try? step(items: itemRows, dense: v).lossSum) ?? .nan
-        }
-        #expect(items.passed, "item rows: \(items)")
-        #expect(weights.passed, "dense weights: \(weights)")
-        // Every shared negative is contrasted with some position, so each gets a gradient.
-        for n in Self.sharedBatch.sharedNegatives {
-            #expect(itemGradient[(Int(n) * 4)..<(Int(n) * 4 + 4)].contains { $0 != 0 }, "negative \(n)")
-        }
     }
 
     /// One position, dropout off: the loss is the softmax cross-entropy of `encode`'s vector
