@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 out=${1:-bench/out/live-reshard}
 from=${2:-2}; to=${3:-4}; runs=${4:-3}
 tessera=${TESSERA:-.build/release/tessera}
-users=${USERS:-60000}; items=${ITEMS:-20000}
+users=${USERS:-30000}; items=${ITEMS:-10000}
 [ -x "$tessera" ] || make release
 mkdir -p "$out"
 for run in $(seq 1 "$runs"); do

@@ -1157,7 +1157,8 @@ public actor JobScheduler: SchedulerService {
 
     private func coordinatorCapacity(_ role: TrainingCoordinator.MemberRole) -> Int {
         switch role {
-        case .server: config.shards
+        // A live reshard changes the shard count: a joining shard is told the target's.
+        case .server: max(coordinator.shardCount, coordinator.reshard?.toShards ?? 0)
         case .worker: config.workers
         case .onlineWorker: config.online.workers
         case .follower: config.shards
