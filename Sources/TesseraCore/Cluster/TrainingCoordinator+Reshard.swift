@@ -24,7 +24,7 @@ extension TrainingCoordinator {
     ///
     /// - Returns: directives: `copyForReshard` at once when no shard has to join.
     /// - Throws: `Refusal(.tooLate)` outside training, during a recovery or
-    ///   another reshard, or with replication on; `Refusal(.outOfRange)` for a
+    ///   another reshard, with replication or online workers; `Refusal(.outOfRange)` for a
     ///   count below 1, above 1024, or equal to the current one.
     public mutating func beginReshard(toShards target: Int, now: Double) throws(Refusal) -> [Directive] {
         switch phase {
@@ -37,6 +37,10 @@ extension TrainingCoordinator {
         }
         guard followerCount == 0 else {
             throw Refusal(reason: .tooLate, message: "a live reshard with replication (followers) is not supported; reshard a checkpoint offline")
+        }
+        guard onlineWorkerCount == 0 else {
+            // Online workers push outside epochs, so no epoch boundary is free of pushes in flight.
+            throw Refusal(reason: .tooLate, message: "a live reshard with online workers (online.workers) is not supported: their pushes do not stop at epoch boundaries; reshard a checkpoint offline")
         }
         guard target >= 1, target <= 1024 else {
             throw Refusal(reason: .outOfRange, message: "target_shards: \(target) is out of range (1...1024)")

@@ -140,5 +140,16 @@ import TesseraCore
         // A reshard outside training is refused.
         var idle = TrainingCoordinator(shards: 2, workers: 1, epochs: 1, batchSize: 10, ring: RingSettings())
         #expect(throws: TrainingCoordinator.Refusal.self) { _ = try idle.beginReshard(toShards: 4, now: 0) }
+        // Online workers push between epochs too: no boundary is free of pushes, so it is refused.
+        var online = TrainingCoordinator(shards: 2, workers: 1, onlineWorkers: 1, epochs: 4, batchSize: 10, ring: RingSettings())
+        _ = try online.register(role: .server, address: "s:0", pid: 1, host: "h", requestedID: 0, now: 0)
+        _ = try online.register(role: .server, address: "s:1", pid: 2, host: "h", requestedID: 1, now: 0)
+        _ = try online.register(role: .worker, address: "", pid: 10, host: "h", now: 0)
+        _ = try online.register(role: .onlineWorker, address: "", pid: 11, host: "h", now: 0)
+        _ = online.schedulerDataReady()
+        _ = online.workerLoaded(id: 0, examples: 30, now: 1)
+        #expect(online.phase == .training(epoch: 1))
+        let refused = #expect(throws: TrainingCoordinator.Refusal.self) { _ = try online.beginReshard(toShards: 4, now: 2) }
+        #expect(refused?.message.contains("online workers") == true)
     }
 }
