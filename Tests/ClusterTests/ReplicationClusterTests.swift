@@ -24,19 +24,6 @@ import Glibc
         var attempts: Int
     }
 
-    /// A fresh map newer than `version` from the scheduler, or nil within `wait`.
-    static func newerMap(_ scheduler: SchedulerClient) -> @Sendable (UInt64, Duration) async throws -> ShardRouting? {
-        { version, wait in
-            var request = Tessera_V1_ShardMapRequest()
-            request.minVersion = version + 1
-            do {
-                return try ShardRouting(try await scheduler.getShardMap(request, options: CallOptions(timeout: wait)))
-            } catch let error as RPCError where error.code == .deadlineExceeded {
-                return nil
-            }
-        }
-    }
-
     @Test func aKilledLeaderIsReplacedByItsFollowerWithNoRollbackAndNoAcknowledgedUpdateLost() async throws {
         let dir = try Harness.temporaryDirectory()
         let config = try FailureClusterTests.writeConfig(in: dir, users: 2400)
@@ -62,7 +49,7 @@ import Glibc
         let keys = (0..<20_000).map { 0xFEED_0000_0000 + UInt64($0) }.filter { routing.ring.shard(for: $0) == 1 }.prefix(256).map { $0 }
         let dim = spec.dim
         let client = try ShardedParameterClient(routing: routing)
-        client.enableFailover(.init(patience: .seconds(60), newerMap: Self.newerMap(scheduler)))
+        client.enableFailover(.init(patience: .seconds(60), newerMap: { version, wait in try await scheduler.shardMap(newerThan: version, wait: wait) }))
         // The same pushes on a local table give the rows (and optimizer state) every acknowledged push must leave.
         let local = try EmbeddingTable(spec: spec)
         for step in 0..<3 {

@@ -85,13 +85,7 @@ public final class MemberSession: Sendable {
 
     /// The shard map if one newer than `version` comes within `wait`; nil otherwise.
     public func shardMap(newerThan version: UInt64, wait: Duration) async throws -> ShardRouting? {
-        var request = Tessera_V1_ShardMapRequest()
-        request.minVersion = version + 1
-        do {
-            return try ShardRouting(try await scheduler.getShardMap(request, options: CallOptions(timeout: wait)))
-        } catch let error as RPCError where error.code == .deadlineExceeded {
-            return nil
-        }
+        try await scheduler.shardMap(newerThan: version, wait: wait)
     }
 
     /// Why heartbeats ended.
@@ -149,5 +143,18 @@ public final class MemberSession: Sendable {
         report.memberID = shard
         report.message = message
         _ = try await scheduler.reportFailure(report, options: CallOptions(timeout: .seconds(5)))
+    }
+}
+
+extension SchedulerClient {
+    /// The shard map if one newer than `version` comes within `wait`; nil otherwise.
+    public func shardMap(newerThan version: UInt64, wait: Duration) async throws -> ShardRouting? {
+        var request = Tessera_V1_ShardMapRequest()
+        request.minVersion = version + 1
+        do {
+            return try ShardRouting(try await getShardMap(request, options: CallOptions(timeout: wait)))
+        } catch let error as RPCError where error.code == .deadlineExceeded {
+            return nil
+        }
     }
 }
