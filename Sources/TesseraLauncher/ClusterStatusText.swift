@@ -4,8 +4,9 @@ import TesseraRPC
 /// What `tessera status` prints: the live cluster as the scheduler sees it.
 public enum ClusterStatusText {
     /// Asks the scheduler at `address` for its job status (GetJobStatus).
-    public static func fetch(scheduler address: String, timeout: Duration = .seconds(5)) async throws -> Tessera_V1_JobStatus {
-        let client = SchedulerClient(channel: try GRPCChannel(target: address))
+    public static func fetch(scheduler address: String, security: ClientSecurity = .insecure,
+                             timeout: Duration = .seconds(5)) async throws -> Tessera_V1_JobStatus {
+        let client = SchedulerClient(channel: try GRPCChannel(target: address, security: security))
         return try await client.getJobStatus(options: CallOptions(timeout: timeout))
     }
 

@@ -14,8 +14,10 @@ struct CheckpointCommand: AsyncParsableCommand {
     @Option(help: "Seconds to wait for the next epoch boundary.")
     var timeout = 600.0
 
+    @OptionGroup var security: SecurityOptions
+
     func run() async throws {
-        let client = SchedulerClient(channel: try GRPCChannel(target: scheduler))
+        let client = SchedulerClient(channel: try GRPCChannel(target: scheduler, security: try security.resolve().client))
         var request = Tessera_V1_CheckpointJobRequest()
         request.timeoutSeconds = timeout
         let answer: Tessera_V1_CheckpointJobResponse
@@ -51,6 +53,8 @@ struct Reshard: AsyncParsableCommand {
 
     @Option(help: "Live: seconds to wait for new shards and the next epoch boundary.")
     var timeout = 600.0
+
+    @OptionGroup var security: SecurityOptions
 
     @Option(help: "Offline: the checkpoint root to read (with job.json).")
     var from: String?
@@ -100,7 +104,7 @@ struct Reshard: AsyncParsableCommand {
     }
 
     private func live(scheduler: String) async throws {
-        let client = SchedulerClient(channel: try GRPCChannel(target: scheduler))
+        let client = SchedulerClient(channel: try GRPCChannel(target: scheduler, security: try security.resolve().client))
         var request = Tessera_V1_ReshardRequest()
         request.targetShards = UInt32(shards)
         request.timeoutSeconds = timeout

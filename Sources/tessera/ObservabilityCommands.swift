@@ -14,8 +14,10 @@ struct Status: AsyncParsableCommand {
     @Flag(help: "Print the GetJobStatus answer as JSON instead.")
     var json = false
 
+    @OptionGroup var security: SecurityOptions
+
     func run() async throws {
-        let status = try await ClusterStatusText.fetch(scheduler: scheduler)
+        let status = try await ClusterStatusText.fetch(scheduler: scheduler, security: try security.resolve().client)
         if json {
             print(try status.jsonString())
         } else {

@@ -76,6 +76,17 @@ import Glibc
         let plaintext = try Spawned(ask + ["--timeout", "3"], in: dir, environment: ["TESSERA_TOKEN": token])
         #expect(await plaintext.wait(timeout: .seconds(30)) != 0, "a TLS scheduler answered plaintext")
 
+        // The operator commands carry the token and certificates too.
+        let status = try Spawned(["status", "--scheduler", address] + tls, in: dir, environment: ["TESSERA_TOKEN": token])
+        #expect(await status.wait(timeout: .seconds(30)) == 0, "\(status.stderr)")
+        #expect(status.stdout.contains("state serving"), "\(status.stdout)")
+        let checkpoint = try Spawned(["checkpoint", "--scheduler", address] + tls, in: dir, environment: ["TESSERA_TOKEN": token])
+        #expect(await checkpoint.wait(timeout: .seconds(60)) == 0, "\(checkpoint.stderr)")
+        #expect(checkpoint.stdout.contains("checkpoint of epoch"), "\(checkpoint.stdout)")
+        let statusWithoutToken = try Spawned(["status", "--scheduler", address] + tls, in: dir, environment: ["TESSERA_TOKEN": ""])
+        #expect(await statusWithoutToken.wait(timeout: .seconds(30)) != 0)
+        #expect(statusWithoutToken.stderr.contains("UNAUTHENTICATED"), "\(statusWithoutToken.stderr)")
+
         if let python = PythonClient.interpreter {
             _ = try PythonClient.run(script: "examples/python/recommend.py", python: python,
                                      arguments: ["--scheduler", address, "--user", "7", "-k", "5", "--token-file", dir.appendingPathComponent("token").path,
