@@ -111,7 +111,8 @@ import TesseraServer
 
     @Test func rateLimitAnswersResourceExhausted() async throws {
         var limits = RPCLimitSettings()
-        limits.requestsPerSecond = 0.5
+        // One token per 1000 s: however slowly a loaded machine runs the 5 calls, none refills.
+        limits.requestsPerSecond = 0.001
         limits.burst = 3
         try await withSecuredServer(ServerSecurity(limits: limits)) { server in
             let channel = try GRPCChannel(target: server.address)
